@@ -1,0 +1,1 @@
+"""beltwatch service core: settings, schema, prediction log, monitor, alerts."""

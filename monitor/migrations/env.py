@@ -1,0 +1,47 @@
+"""Alembic environment. beltwatch passes an open connection (monitor/db/migrate.py); the
+plain `alembic` command gets its database from the BELTWATCH_* settings instead.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from monitor.db.models import Base
+from monitor.db.partitions import partition_day
+
+config = context.config
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    # Daily partitions are made by code (db/partitions.py), not by migrations.
+    if type_ == "table" and name is not None and partition_day(name) is not None:
+        return False
+    table = getattr(obj, "table", None)
+    return not (table is not None and partition_day(table.name) is not None)
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        include_object=include_object,
+        compare_type=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    from monitor.db.engine import database_url, make_engine
+    from monitor.settings import load_settings
+
+    engine = make_engine(database_url(load_settings()))
+    with engine.connect() as conn:
+        run(conn)
+        conn.commit()
+    engine.dispose()

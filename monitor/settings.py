@@ -1,0 +1,177 @@
+"""The one `Settings` object: environment variables `BELTWATCH_*` over an optional TOML file.
+
+Build it once per entry point with `load_settings()` and pass it down; nothing reads the
+environment anywhere else. Every field carries its description, which the README mirrors
+(a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from monitor.exceptions import ConfigError
+
+ENV_PREFIX = "BELTWATCH_"
+CONFIG_ENV = "BELTWATCH_CONFIG"
+
+_DB_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("beltwatch", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All beltwatch settings. Environment: `BELTWATCH_<NAME>`; TOML file: `name = value`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL (postgresql://user:password@host:5432/db). Unset: beltwatch "
+            "starts an embedded PostgreSQL in <data_dir>/postgres."
+        ),
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Local state: the embedded database, the prediction spool, reports.",
+    )
+    spool_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where the prediction log keeps its write-ahead spool (default <data_dir>/spool). "
+            "One process per directory."
+        ),
+    )
+    retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days of predictions kept; older daily partitions are dropped.",
+    )
+    partitions_ahead_days: int = Field(
+        default=7, ge=1, le=366, description="Daily partitions of `predictions` created ahead."
+    )
+    log_batch_size: int = Field(
+        default=5000, ge=1, le=1_000_000, description="Most rows the log writer sends in one COPY."
+    )
+    log_batch_max_age_ms: int = Field(
+        default=200,
+        ge=1,
+        le=60_000,
+        description="Longest a logged prediction waits before the writer sends a partial batch.",
+    )
+    log_spool_max_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024 * 1024,
+        description=(
+            "Most bytes of not-yet-committed predictions kept in the spool (the log's bounded "
+            "queue); past it `log_overflow` decides."
+        ),
+    )
+    log_segment_max_bytes: int = Field(
+        default=64 * 1024**2,
+        ge=64 * 1024,
+        description="Size at which the spool starts a new segment file.",
+    )
+    log_overflow: Literal["block", "raise", "drop"] = Field(
+        default="block",
+        description=(
+            "When the spool is full or its disk fails: `block` waits up to "
+            "log_overflow_block_ms then raises, `raise` raises PredictionLogFull at once, "
+            "`drop` drops the record. Every case is counted and logged."
+        ),
+    )
+    log_overflow_block_ms: int = Field(
+        default=5, ge=0, le=1000, description="How long `block` waits for spool space."
+    )
+    log_fsync_interval_ms: int = Field(
+        default=1000,
+        ge=0,
+        description=(
+            "How often the writer fsyncs the spool (0: after every batch). A process crash "
+            "loses nothing either way; this bounds what a power loss can take."
+        ),
+    )
+    log_retry_initial_s: float = Field(
+        default=0.5, gt=0, description="First wait before retrying the database after an error."
+    )
+    log_retry_max_s: float = Field(
+        default=30.0, gt=0, description="Longest wait between database retries (backoff cap)."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_DB_SCHEMES):
+            raise ValueError("expected a URL of the form postgresql://user:password@host:port/db")
+        return value
+
+    @property
+    def effective_spool_dir(self) -> Path:
+        return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+
+
+def _problems(error: ValidationError, secret_fields: set[str]) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        setting = f"{name} ({ENV_PREFIX}{name.upper()})"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting"
+        elif name not in secret_fields:
+            message = f"{message}; got {item['input']!r}"
+        problems.append((setting, message))
+    return problems
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build Settings from overrides, then `BELTWATCH_*` variables, then the TOML file.
+
+    The file is `config`, or `BELTWATCH_CONFIG` when `config` is None. Every invalid value
+    is reported at once in a ConfigError naming the setting and the expected form.
+    """
+    path = config if config is not None else os.environ.get(CONFIG_ENV)
+    if path is not None and not Path(path).is_file():
+        raise ConfigError([("config", f"no such file: {path}")])
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+            if path is not None:
+                sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(path)),)
+            return sources
+
+    fields = Settings.model_fields
+    secret_fields = {
+        name for name, field in fields.items() if "SecretStr" in repr(field.annotation)
+    }
+    try:
+        loaded = _FromFile(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_problems(error, secret_fields)) from None
+    except ValueError as error:  # a TOML syntax error
+        raise ConfigError([("config", f"{path}: {error}")]) from None
+    return Settings.model_construct(**{name: getattr(loaded, name) for name in fields})
