@@ -7,18 +7,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from monitor.db.migrate import include_object
 from monitor.db.models import Base
-from monitor.db.partitions import partition_day
 
 config = context.config
-
-
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    # Daily partitions are made by code (db/partitions.py), not by migrations.
-    if type_ == "table" and name is not None and partition_day(name) is not None:
-        return False
-    table = getattr(obj, "table", None)
-    return not (table is not None and partition_day(table.name) is not None)
 
 
 def run(connection: Connection) -> None:
