@@ -153,10 +153,17 @@ class Spool:
         with self._lock:
             fds, self._unsynced = self._unsynced, []
             current = self._write_fd
+            sync_dir, self._dir_unsynced = self._dir_unsynced, False
         for fd in fds:
             os.fsync(fd)
             os.close(fd)
         os.fsync(current)
+        if sync_dir:
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
     def close(self, *, remove_empty: bool = True) -> None:
         """Release the directory; with nothing pending, remove the segment files."""
@@ -195,14 +202,10 @@ class Spool:
         self._write_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         self._write = _Segment(seq, path)
         self._segments.append(self._write)
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the new file's name survives a power loss
-        finally:
-            os.close(dir_fd)
+        self._dir_unsynced = True  # sync() makes the new name survive a power loss
 
     def _rotate(self) -> None:
-        # The fsync of the full segment is left to the writer thread (sync()): never here.
+        # The fsyncs (full segment, directory) are left to the writer thread: never here.
         self._unsynced.append(self._write_fd)
         self._open_segment(self._write.seq + 1)
 
