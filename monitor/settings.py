@@ -28,6 +28,10 @@ CONFIG_ENV = "BELTWATCH_CONFIG"
 _DB_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
+# The shipped default models (a source checkout; see models/README in the repository).
+_REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("beltwatch", appauthor=False))
 
@@ -113,6 +117,58 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Longest wait between database retries (backoff cap)."
     )
 
+    # -- the inference worker ------------------------------------------------------------
+    model_path: Path = Field(
+        default_factory=lambda: _REPO_MODELS / "beltcnn-int8.onnx",
+        description=(
+            "ONNX model the worker runs; its metadata file (<model>.json) must sit beside it. "
+            "Default: the shipped INT8 model."
+        ),
+    )
+    inference_threads: int = Field(
+        default=0, ge=0, le=256, description="ONNX Runtime intra-op threads (0: one per core)."
+    )
+    worker_batch_size: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Most frames the worker runs through the model at once.",
+    )
+    worker_batch_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="Longest a frame waits for others to fill a batch (HTTP source).",
+    )
+    worker_host: str = Field(default="127.0.0.1", description="Address the HTTP source binds.")
+    worker_port: int = Field(
+        default=8000, ge=1, le=65535, description="Port of the HTTP source (SageMaker mode: 8080)."
+    )
+    worker_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token required on the prediction and logging routes (unset: none).",
+    )
+    worker_max_image_bytes: int = Field(
+        default=20 * 1024**2, ge=1024, description="Largest image body the worker accepts."
+    )
+    divert_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "URL the worker POSTs a divert request to for a critical parcel (the conveyor's "
+            "PLC gateway); unset: no divert call."
+        ),
+    )
+    divert_timeout_ms: int = Field(
+        default=300, ge=1, le=10_000, description="Timeout of one divert call."
+    )
+    image_store_dir: Path | None = Field(
+        default=None,
+        description="Where minor and critical images are kept for review (<data_dir>/images).",
+    )
+    image_retention_days: int = Field(
+        default=30, ge=1, description="Days a stored review image is kept."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -120,9 +176,22 @@ class Settings(BaseSettings):
             raise ValueError("expected a URL of the form postgresql://user:password@host:port/db")
         return value
 
+    @field_validator("divert_url")
+    @classmethod
+    def _check_http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
     @property
     def effective_spool_dir(self) -> Path:
         return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+
+    @property
+    def effective_image_store_dir(self) -> Path:
+        return (
+            self.image_store_dir if self.image_store_dir is not None else self.data_dir / "images"
+        )
 
 
 def _problems(error: ValidationError, secret_fields: set[str]) -> list[tuple[str, str]]:

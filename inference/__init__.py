@@ -1,0 +1,1 @@
+"""The inference worker: frame decoding, image statistics, the model session, actions."""

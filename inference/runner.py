@@ -1,0 +1,118 @@
+"""Builds a worker from Settings and runs a source until SIGTERM.
+
+The first SIGTERM (or Ctrl-C) stops taking frames, finishes the frames in hand and flushes
+the prediction log; a second one exits at once. Nothing accepted is lost either way: the
+log's spool holds every accepted row and the next start replays it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from inference.actions import Diverter, ImageStore
+from inference.classifier import Classifier
+from inference.worker import Worker
+from monitor.db.engine import database_url
+from monitor.predlog import PredictionLog
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FLUSH_TIMEOUT_S = 30.0  # at shutdown; what is left waits in the spool for the next start
+
+
+@contextmanager
+def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Worker]:
+    """A worker with its model, prediction log, image store and diverter; closed on exit."""
+    classifier = None
+    if with_model:
+        classifier = Classifier(settings.model_path, intra_op_threads=settings.inference_threads)
+        log.info(
+            "model %s (%s) loaded from %s",
+            classifier.version,
+            classifier.metadata.precision,
+            settings.model_path,
+        )
+    plog = PredictionLog(database_url(settings), settings, name="worker")
+    diverter = Diverter(settings.divert_url, timeout_s=settings.divert_timeout_ms / 1000)
+    worker = Worker(
+        classifier, plog, images=ImageStore(settings.effective_image_store_dir), diverter=diverter
+    )
+    try:
+        yield worker
+    finally:
+        diverter.close()
+        if not plog.close(timeout=FLUSH_TIMEOUT_S):
+            log.warning(
+                "some predictions wait in the spool %s for the next start",
+                settings.effective_spool_dir,
+            )
+
+
+class StopSignal:
+    """First SIGTERM/SIGINT sets `event`; the second exits the process at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.event.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info("%s: finishing the frames in hand", signal.Signals(signum).name)
+        self.event.set()
+
+
+def run_http(settings: Settings, *, sagemaker: bool = False, port: int | None = None) -> None:
+    """Serve the HTTP source until stopped."""
+    import uvicorn
+
+    from inference.sources.http import create_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # Our handlers, not uvicorn's: uvicorn re-raises the signal once it has shut
+            # down, which would kill the process before the prediction log is flushed.
+            stop = StopSignal()
+            stop.install()
+            threading.Thread(target=self._watch, args=(stop.event,), daemon=True).start()
+            yield
+
+        def _watch(self, event: threading.Event) -> None:
+            event.wait()
+            self.should_exit = True  # uvicorn drains in-flight requests, then lifespan ends
+
+    with built_worker(settings) as worker:
+        app = create_app(worker, settings, sagemaker=sagemaker)
+        bind_port = port or (8080 if sagemaker else settings.worker_port)
+        host = "0.0.0.0" if sagemaker else settings.worker_host
+        config = uvicorn.Config(app, host=host, port=bind_port, log_level="warning", lifespan="on")
+        log.info("HTTP source on %s:%d", host, bind_port)
+        Server(config).run()
+
+
+def run_directory(settings: Settings, root: Path, *, once: bool = False) -> int:
+    """Process frames dropped into `root` until stopped (or once, with `once`)."""
+    from inference.sources.directory import DirectorySource
+
+    stop = StopSignal()
+    if not once:
+        stop.install()
+    with built_worker(settings) as worker:
+        source = DirectorySource(root, worker, batch_size=settings.worker_batch_size)
+        if once:
+            return source.run_once()
+        return source.run(stop.event)

@@ -1,0 +1,1 @@
+"""Where frames come from: a directory of image files, or HTTP requests."""

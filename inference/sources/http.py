@@ -1,0 +1,281 @@
+"""The HTTP source: a small ASGI app in front of the worker.
+
+    POST /v1/predict   image bytes; ?station_id=&parcel_id=&captured_at=  -> prediction JSON
+    POST /v1/log       image bytes + a prediction made elsewhere (?predicted_class=&p_*=
+                       &model_version=&latency_ms=) -> logged with the image's statistics
+    GET  /healthz      model, database and spool state
+    GET  /metrics      Prometheus
+SageMaker inference-container contract (`--sagemaker`, port 8080):
+    POST /invocations  image bytes; station and parcel from the query or the header
+                       X-Amzn-SageMaker-Custom-Attributes: station_id=S1,parcel_id=P9
+    GET  /ping
+
+Concurrent requests are micro-batched: a frame waits at most `worker_batch_wait_ms` for
+others to share a model run of up to `worker_batch_size`. A bearer token (if set) guards
+/v1/predict and /v1/log; /invocations is guarded by SageMaker's own authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from inference.exceptions import BadFrame
+from inference.worker import ExternalPrediction, FrameIn, Outcome, Worker
+from monitor.exceptions import InvalidRecord, PredictionLogFull
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SAGEMAKER_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+
+
+class RequestError(Exception):
+    """A request the worker refuses; carries its HTTP status and the field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        self.status, self.message, self.field = status, message, field
+        super().__init__(message)
+
+
+@dataclass
+class _Pending:
+    frame: FrameIn
+    future: asyncio.Future[Outcome]
+
+
+class MicroBatcher:
+    """Collects concurrent frames into batches and runs them in one worker thread."""
+
+    def __init__(self, worker: Worker, *, batch_size: int, wait_s: float) -> None:
+        self._worker = worker
+        self._batch_size = batch_size
+        self._wait_s = wait_s
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Finish the frames already queued, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def submit(self, frame: FrameIn) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(frame, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self._wait_s
+            while len(batch) < self._batch_size:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            try:
+                outcomes = await asyncio.to_thread(self._worker.process, [p.frame for p in batch])
+            except Exception as error:  # the model itself failed: answer every caller
+                log.exception("model run failed for a batch of %d frames", len(batch))
+                for pending in batch:
+                    pending.future.set_exception(error)
+            else:
+                for pending, outcome in zip(batch, outcomes, strict=True):
+                    pending.future.set_result(outcome)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+
+def _param(request: Request, name: str, *, required: bool = False) -> str | None:
+    value = request.query_params.get(name) or request.state.attributes.get(name)
+    if required and not value:
+        raise RequestError(400, f"missing parameter {name}", name)
+    return value
+
+
+def _float(request: Request, name: str, *, required: bool = True) -> float | None:
+    raw = _param(request, name, required=required)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise RequestError(400, f"{name} must be a number, got {raw!r}", name) from None
+
+
+def _captured_at(request: Request) -> datetime:
+    raw = _param(request, "captured_at")
+    if raw is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise RequestError(
+            400, f"captured_at must be ISO 8601 with a time zone, got {raw!r}", "captured_at"
+        ) from None
+    if value.tzinfo is None:
+        raise RequestError(400, "captured_at needs a time zone (e.g. ...Z)", "captured_at")
+    return value
+
+
+def _sagemaker_attributes(header: str | None) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in (header or "").split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    record = outcome.record
+    assert record is not None and outcome.stats is not None
+    return {
+        "prediction_id": str(record.id),
+        "station_id": record.station_id,
+        "parcel_id": record.parcel_id,
+        "captured_at": record.captured_at.isoformat(),
+        "model_version": record.model_version,
+        "class": record.predicted_class,
+        "probabilities": {
+            "undamaged": record.p_undamaged,
+            "minor": record.p_minor,
+            "critical": record.p_critical,
+        },
+        "action": record.action,
+        "image_ref": record.image_ref,
+        "latency_ms": record.latency_ms,
+        "stats": outcome.stats.as_dict(),
+    }
+
+
+def _raise_for(outcome: Outcome) -> None:
+    error = outcome.error
+    if isinstance(error, BadFrame):
+        raise RequestError(422, str(error), "image")
+    if isinstance(error, InvalidRecord):
+        raise RequestError(400, str(error), error.field)
+    if isinstance(error, PredictionLogFull):
+        raise RequestError(503, f"{error}; retry later")
+
+
+def create_app(worker: Worker, settings: Settings, *, sagemaker: bool = False) -> Starlette:
+    """The ASGI app; closing the worker's log and diverter is the caller's job."""
+    batcher = MicroBatcher(
+        worker, batch_size=settings.worker_batch_size, wait_s=settings.worker_batch_wait_ms / 1000
+    )
+    token = settings.worker_token.get_secret_value() if settings.worker_token else None
+
+    async def read_image(request: Request, *, guarded: bool) -> bytes:
+        if guarded and token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                raise RequestError(401, "missing or wrong bearer token")
+        request.state.attributes = _sagemaker_attributes(request.headers.get(SAGEMAKER_ATTRIBUTES))
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > settings.worker_max_image_bytes:
+            raise RequestError(413, f"image larger than {settings.worker_max_image_bytes} bytes")
+        body = await request.body()
+        if not body:
+            raise RequestError(400, "empty body: send the image bytes", "image")
+        if len(body) > settings.worker_max_image_bytes:
+            raise RequestError(413, f"image larger than {settings.worker_max_image_bytes} bytes")
+        return body
+
+    async def predict(request: Request, *, guarded: bool = True) -> JSONResponse:
+        received = time.perf_counter()
+        body = await read_image(request, guarded=guarded)
+        frame = FrameIn(
+            data=body,
+            station_id=_param(request, "station_id", required=True) or "",
+            parcel_id=_param(request, "parcel_id"),
+            captured_at=_captured_at(request),
+            received=received,
+        )
+        outcome = await batcher.submit(frame)
+        _raise_for(outcome)
+        return JSONResponse(_outcome_json(outcome))
+
+    async def log_prediction(request: Request) -> JSONResponse:
+        body = await read_image(request, guarded=True)
+        frame = FrameIn(
+            data=body,
+            station_id=_param(request, "station_id", required=True) or "",
+            parcel_id=_param(request, "parcel_id"),
+            captured_at=_captured_at(request),
+        )
+        prediction = ExternalPrediction(
+            predicted_class=_param(request, "predicted_class", required=True) or "",
+            p_undamaged=_float(request, "p_undamaged") or 0.0,
+            p_minor=_float(request, "p_minor") or 0.0,
+            p_critical=_float(request, "p_critical") or 0.0,
+            model_version=_param(request, "model_version", required=True) or "",
+            latency_ms=_float(request, "latency_ms", required=False),
+        )
+        outcome = await asyncio.to_thread(worker.log_external, frame, prediction)
+        _raise_for(outcome)
+        return JSONResponse(_outcome_json(outcome), status_code=201)
+
+    async def invocations(request: Request) -> JSONResponse:
+        return await predict(request, guarded=False)
+
+    async def healthz(request: Request) -> JSONResponse:
+        stats = worker.plog.stats()
+        body = {
+            "status": "ok",
+            "model_version": worker.classifier.version if worker.classifier else None,
+            "database_up": stats.db_up,
+            "pending_rows": stats.pending,
+        }
+        return JSONResponse(body)
+
+    async def ping(request: Request) -> Response:
+        return Response(status_code=200 if worker.classifier is not None else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def request_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestError)
+        return JSONResponse(
+            {"error": error.message, "field": error.field}, status_code=error.status
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()  # frames in hand are finished before shutdown
+
+    routes = [
+        Route("/v1/predict", predict, methods=["POST"]),
+        Route("/v1/log", log_prediction, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    if sagemaker:
+        routes += [
+            Route("/invocations", invocations, methods=["POST"]),
+            Route("/ping", ping, methods=["GET"]),
+        ]
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={RequestError: request_error}
+    )

@@ -1,0 +1,122 @@
+"""The directory source: names and sidecars, done/ and failed/, and restarts that neither
+repeat nor skip a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+
+import pytest
+from onnx_models import colour_model
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from test_worker import png
+
+from inference.classifier import Classifier
+from inference.sources.directory import DirectorySource, FrameNameError, describe
+from inference.worker import Worker
+from monitor.db.models import Prediction
+from monitor.predlog import PredictionLog
+
+
+def drop(folder, name: str, data: bytes, *, age_s: float = 5.0) -> None:
+    path = folder / name
+    path.write_bytes(data)
+    old = time.time() - age_s
+    os.utime(path, (old, old))
+
+
+@pytest.fixture
+def source(tmp_path, settings, db_url):
+    plog = PredictionLog(db_url, settings)
+    worker = Worker(Classifier(colour_model(tmp_path)), plog)
+    inbox = tmp_path / "inbox"
+    yield DirectorySource(inbox, worker, batch_size=4), plog
+    plog.close(timeout=30)
+
+
+def rows(engine) -> list[Prediction]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Prediction).order_by(Prediction.parcel_id)))
+
+
+def test_names_give_station_parcel_and_time(tmp_path) -> None:
+    drop(tmp_path, "dock-1__P42__20261125T081530.120Z.jpg", b"x")
+    info = describe(tmp_path / "dock-1__P42__20261125T081530.120Z.jpg")
+    assert (info.station_id, info.parcel_id) == ("dock-1", "P42")
+    assert info.captured_at == datetime(2026, 11, 25, 8, 15, 30, 120000, tzinfo=UTC)
+    drop(tmp_path, "dock-1__P43.png", b"x")
+    info = describe(tmp_path / "dock-1__P43.png")
+    assert info.parcel_id == "P43" and info.captured_at.tzinfo is UTC  # the file's time
+    drop(tmp_path, "dock-7__20261125T081530Z.png", b"x")
+    assert describe(tmp_path / "dock-7__20261125T081530Z.png").parcel_id is None
+
+
+def test_sidecar_wins_over_the_name(tmp_path) -> None:
+    drop(tmp_path, "IMG_0001.jpg", b"x")
+    (tmp_path / "IMG_0001.json").write_text(
+        json.dumps(
+            {"station_id": "dock-3", "parcel_id": "P1", "captured_at": "2026-11-25T09:00:00+01:00"}
+        )
+    )
+    info = describe(tmp_path / "IMG_0001.jpg")
+    assert (info.station_id, info.parcel_id) == ("dock-3", "P1")
+    assert info.captured_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def test_unnamed_file_is_a_clear_error(tmp_path) -> None:
+    drop(tmp_path, "IMG_0001.jpg", b"x")
+    with pytest.raises(FrameNameError, match="no station id; name it STATION__PARCEL__"):
+        describe(tmp_path / "IMG_0001.jpg")
+
+
+def test_files_are_processed_then_moved_and_bad_ones_explained(source, engine) -> None:
+    src, plog = source
+    drop(src.root, "dock-1__P1__20261125T080000Z.png", png("red"))
+    drop(src.root, "dock-1__P2__20261125T080001Z.png", png("green"))
+    drop(src.root, "dock-1__P3__20261125T080002Z.png", png("green")[:60])  # truncated
+    drop(src.root, "no-station.png", png("green"))
+    drop(src.root, "dock-1__P5__20261125T080003Z.png", png("blue"), age_s=0)  # still arriving
+    (src.root / ".dock-1__P6.png.part").write_bytes(b"partial")
+    assert src.run_once() == 4
+    assert plog.flush(timeout=30)
+    assert [(r.parcel_id, r.predicted_class) for r in rows(engine)] == [
+        ("P1", "critical"),
+        ("P2", "undamaged"),
+    ]
+    done = sorted(p.name for p in (src.done_dir / "2026-11-25").iterdir())
+    assert done == ["dock-1__P1__20261125T080000Z.png", "dock-1__P2__20261125T080001Z.png"]
+    failed = src.failed_dir
+    assert "bad frame" in (failed / "dock-1__P3__20261125T080002Z.png.error.txt").read_text()
+    assert "no station id" in (failed / "no-station.png.error.txt").read_text()
+    assert (src.root / "dock-1__P5__20261125T080003Z.png").exists()  # left for later
+    assert (src.root / ".dock-1__P6.png.part").exists()
+
+
+def test_restart_after_a_crash_between_log_and_move_stores_no_duplicate(
+    source, engine, monkeypatch
+) -> None:
+    src, plog = source
+    for i in range(6):
+        drop(src.root, f"dock-1__P{i}__20261125T08000{i}Z.png", png("green"))
+    # Crash after the predictions are logged but before the files move.
+    monkeypatch.setattr(src, "_settle", lambda info, outcome: 0)
+    src.run_once()
+    monkeypatch.undo()
+    assert len(list(src.root.glob("*.png"))) == 6
+    assert src.run_once() == 6  # the restart processes them again...
+    assert plog.flush(timeout=30)
+    assert len(rows(engine)) == 6  # ...and the database still has each once
+    assert plog.stats().duplicates == 6
+    assert list(src.root.glob("*.png")) == []
+
+
+def test_name_reused_by_a_camera_keeps_both_files(source) -> None:
+    src, _ = source
+    drop(src.root, "dock-1__P1__20261125T080000Z.png", png("green"))
+    src.run_once()
+    drop(src.root, "dock-1__P1__20261125T080000Z.png", png("red"))
+    src.run_once()
+    assert len(list((src.done_dir / "2026-11-25").iterdir())) == 2

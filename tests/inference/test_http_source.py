@@ -1,0 +1,251 @@
+"""The HTTP source: routes, errors as JSON, auth, SageMaker contract, micro-batching,
+and a graceful stop of the real server process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from onnx_models import colour_model
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+from test_worker import png
+
+from inference import metrics
+from inference.actions import ImageStore
+from inference.classifier import Classifier
+from inference.sources.http import create_app
+from inference.worker import Worker
+from monitor.db.models import Prediction
+from monitor.predlog import PredictionLog
+
+PARAMS = {"station_id": "dock-2", "parcel_id": "P1", "captured_at": "2026-11-25T08:00:00Z"}
+
+
+@pytest.fixture
+def make_client(tmp_path, settings, db_url):
+    logs = []
+
+    def build(**overrides) -> TestClient:
+        s = settings.model_copy(update=overrides)
+        plog = PredictionLog(db_url, s)
+        logs.append(plog)
+        worker = Worker(
+            Classifier(colour_model(tmp_path)), plog, images=ImageStore(tmp_path / "images")
+        )
+        client = TestClient(create_app(worker, s, sagemaker=True))
+        client.plog = plog  # type: ignore[attr-defined] - for the tests to flush
+        return client
+
+    yield build
+    for plog in logs:
+        plog.close(timeout=30)
+
+
+def count_rows(engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(Prediction)) or 0
+
+
+def test_predict_returns_class_probabilities_action_and_stats(make_client) -> None:
+    with make_client() as client:
+        response = client.post("/v1/predict", params=PARAMS, content=png("red"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["class"] == "critical" and body["action"] == "divert"
+    assert set(body["probabilities"]) == {"undamaged", "minor", "critical"}
+    assert body["station_id"] == "dock-2" and body["parcel_id"] == "P1"
+    assert body["captured_at"] == "2026-11-25T08:00:00+00:00"
+    assert body["latency_ms"] > 0 and body["model_version"] == "colour-1"
+    assert {"brightness", "blur", "sharpness", "luma_p99"} <= set(body["stats"])
+
+
+@pytest.mark.parametrize(
+    ("params", "content", "status", "field"),
+    [
+        ({**PARAMS, "station_id": ""}, "png", 400, "station_id"),
+        ({k: v for k, v in PARAMS.items() if k != "station_id"}, "png", 400, "station_id"),
+        ({**PARAMS, "captured_at": "yesterday"}, "png", 400, "captured_at"),
+        ({**PARAMS, "captured_at": "2026-11-25T08:00:00"}, "png", 400, "captured_at"),
+        (PARAMS, b"", 400, "image"),
+        (PARAMS, b"\x89PNG\r\n\x1a\n garbage", 422, "image"),
+        (PARAMS, b"GIF89a....", 422, "image"),
+    ],
+)
+def test_bad_input_answers_4xx_json_and_the_worker_keeps_serving(
+    make_client, engine, params, content, status, field
+) -> None:
+    body = png("green") if content == "png" else content
+    with make_client() as client:
+        response = client.post("/v1/predict", params=params, content=body)
+        assert response.status_code == status, response.text
+        assert response.json()["field"] == field and response.json()["error"]
+        assert client.post("/v1/predict", params=PARAMS, content=png("green")).status_code == 200
+        assert client.plog.flush(timeout=30)
+    assert count_rows(engine) == 1  # only the good request was logged
+
+
+def test_oversized_body_is_refused(make_client) -> None:
+    with make_client(worker_max_image_bytes=2048) as client:
+        response = client.post("/v1/predict", params=PARAMS, content=b"\xff\xd8\xff" + b"x" * 5000)
+    assert response.status_code == 413
+
+
+def test_bearer_token_guards_predict_and_log(make_client) -> None:
+    with make_client(worker_token=SecretStr("tok-123")) as client:
+        assert client.post("/v1/predict", params=PARAMS, content=png("red")).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert (
+            client.post("/v1/log", params=PARAMS, content=png("red"), headers=wrong).status_code
+            == 401
+        )
+        right = {"Authorization": "Bearer tok-123"}
+        assert (
+            client.post("/v1/predict", params=PARAMS, content=png("red"), headers=right).status_code
+            == 200
+        )
+        assert client.get("/healthz").status_code == 200  # health stays open
+
+
+def test_log_route_records_a_prediction_made_elsewhere(make_client, engine) -> None:
+    params = {
+        **PARAMS,
+        "predicted_class": "minor",
+        "p_undamaged": "0.2",
+        "p_minor": "0.7",
+        "p_critical": "0.1",
+        "model_version": "endpoint-resnet50-3",
+        "latency_ms": "41",
+    }
+    with make_client() as client:
+        response = client.post("/v1/log", params=params, content=png("blue"))
+        bad = client.post("/v1/log", params={**params, "p_minor": "lots"}, content=png("blue"))
+        assert client.plog.flush(timeout=30)
+    assert response.status_code == 201, response.text
+    assert response.json()["model_version"] == "endpoint-resnet50-3"
+    assert bad.status_code == 400 and bad.json()["field"] == "p_minor"
+    assert count_rows(engine) == 1
+
+
+def test_sagemaker_invocations_and_ping(make_client) -> None:
+    headers = {"X-Amzn-SageMaker-Custom-Attributes": "station_id=dock-9,parcel_id=P77"}
+    with make_client() as client:
+        assert client.get("/ping").status_code == 200
+        response = client.post("/invocations", content=png("blue"), headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["station_id"] == "dock-9" and response.json()["parcel_id"] == "P77"
+    assert response.json()["class"] == "minor"
+
+
+def test_health_and_metrics(make_client) -> None:
+    with make_client() as client:
+        client.post("/v1/predict", params=PARAMS, content=png("red"))
+        health = client.get("/healthz").json()
+        exposed = client.get("/metrics").text
+    assert health["status"] == "ok" and health["model_version"] == "colour-1"
+    assert 'beltwatch_predictions_total{class="critical",station="dock-2"}' in exposed
+    assert "beltwatch_inference_seconds_bucket" in exposed
+    assert "beltwatch_predlog_pending_rows" in exposed
+
+
+def test_concurrent_requests_share_model_runs(make_client, engine) -> None:
+    runs_before = _histogram_count()
+    client = make_client(worker_batch_size=8, worker_batch_wait_ms=50)
+    with client, ThreadPoolExecutor(16) as pool:
+        responses = list(
+            pool.map(
+                lambda i: client.post(
+                    "/v1/predict", params={**PARAMS, "parcel_id": f"P{i}"}, content=png("red")
+                ),
+                range(32),
+            )
+        )
+    assert all(r.status_code == 200 for r in responses)
+    assert client.plog.flush(timeout=30)
+    runs = _histogram_count() - runs_before
+    assert runs < 32  # at least some frames shared a model run
+    assert count_rows(engine) == 32
+
+
+def _histogram_count() -> float:
+    for family in metrics.INFERENCE_SECONDS.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                return sample.value
+    return 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_requests_in_hand_and_flushes_the_log(tmp_path, settings, engine) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "BELTWATCH_DATABASE_URL": settings.database_url.get_secret_value(),
+        "BELTWATCH_DATA_DIR": str(tmp_path / "data"),
+        "BELTWATCH_MODEL_PATH": str(colour_model(tmp_path)),
+        "BELTWATCH_WORKER_PORT": str(port),
+        "BELTWATCH_WORKER_BATCH_WAIT_MS": "20",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "worker", "http"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.2)
+        with ThreadPoolExecutor(8) as pool:
+            futures = [
+                pool.submit(
+                    httpx.post,
+                    f"{base}/v1/predict",
+                    params={**PARAMS, "parcel_id": f"P{i}"},
+                    content=png("red"),
+                    timeout=30,
+                )
+                for i in range(40)
+            ]
+            time.sleep(0.05)
+            server.send_signal(signal.SIGTERM)
+            answered = [f.result() for f in futures if _completed(f)]
+        assert server.wait(timeout=60) == 0, server.stderr.read() if server.stderr else ""
+    finally:
+        if server.poll() is None:
+            server.kill()
+    ok = [r for r in answered if r.status_code == 200]
+    assert ok, "no request was answered before the stop"
+    assert count_rows(engine) >= len(ok)  # every answered prediction was flushed to the db
+    with Session(engine) as session:
+        stored = set(session.scalars(select(Prediction.parcel_id)))
+    assert {r.json()["parcel_id"] for r in ok} <= stored
+
+
+def _completed(future) -> bool:
+    try:
+        future.result()
+    except httpx.TransportError:
+        return False  # refused after the stop began: the client retries elsewhere
+    return True
