@@ -43,18 +43,39 @@ def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Wor
         )
     plog = PredictionLog(database_url(settings), settings, name="worker")
     diverter = Diverter(settings.divert_url, timeout_s=settings.divert_timeout_ms / 1000)
-    worker = Worker(
-        classifier, plog, images=ImageStore(settings.effective_image_store_dir), diverter=diverter
-    )
+    images = ImageStore(settings.effective_image_store_dir)
+    worker = Worker(classifier, plog, images=images, diverter=diverter)
+    stop_pruning = threading.Event()
+    threading.Thread(
+        target=_prune_hourly,
+        args=(images, settings.image_retention_days, stop_pruning),
+        name="image-retention",
+        daemon=True,
+    ).start()
     try:
         yield worker
     finally:
+        stop_pruning.set()
         diverter.close()
         if not plog.close(timeout=FLUSH_TIMEOUT_S):
             log.warning(
                 "some predictions wait in the spool %s for the next start",
                 settings.effective_spool_dir,
             )
+
+
+def _prune_hourly(images: ImageStore, days: int, stop: threading.Event) -> None:
+    """Apply the image retention now and every hour until `stop`."""
+    while True:
+        try:
+            removed = images.prune(days)
+        except OSError as error:  # a full or read-only disk must not end the worker
+            log.warning("image retention failed: %s", error)
+        else:
+            if removed:
+                log.info("image retention: removed %d images older than %d days", removed, days)
+        if stop.wait(3600):
+            return
 
 
 class StopSignal:

@@ -27,11 +27,11 @@ from pathlib import Path
 import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
-from sqlalchemy import URL
+from sqlalchemy import URL, make_url
 
 from monitor.db import partitions
-from monitor.db.engine import libpq_dsn
-from monitor.exceptions import PredictionLogClosed, PredictionLogFull
+from monitor.db.engine import libpq_dsn, redacted
+from monitor.exceptions import DatabaseError, PredictionLogClosed, PredictionLogFull
 from monitor.records import COLUMNS, PredictionRecord, encode
 from monitor.settings import Settings
 from monitor.spool import Chunk, Spool, SpoolFull, SpoolWriteError
@@ -78,7 +78,7 @@ class PredictionLog:
         name: str = "predlog",
     ) -> None:
         self.name = name
-        self._dsn = libpq_dsn(url) if isinstance(url, URL) else url
+        self._dsn = _dsn(url)
         self._settings = settings
         self._batch_rows = settings.log_batch_size
         self._spool = Spool(
@@ -381,6 +381,24 @@ class PredictionLog:
         if now - self._last_warning.get(key, -_WARN_EVERY_S) >= _WARN_EVERY_S:
             self._last_warning[key] = now
             log.warning(message, *args)
+
+
+def _dsn(url: URL | str) -> str:
+    """A libpq connection string from a SQLAlchemy URL or URL string; checked now, so a
+    malformed one fails at start-up instead of being retried as an outage."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+        if parsed.get_backend_name() != "postgresql":
+            raise ValueError(parsed.get_backend_name())
+        dsn = libpq_dsn(parsed)
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except Exception:
+        shown = redacted(url) if isinstance(url, URL) else "the given URL"
+        raise DatabaseError(
+            f"prediction log: {shown} is not a PostgreSQL URL "
+            "(expected postgresql://user:password@host:port/db)"
+        ) from None
+    return dsn
 
 
 def _one_line(error: Exception) -> str:

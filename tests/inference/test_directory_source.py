@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -120,3 +123,70 @@ def test_name_reused_by_a_camera_keeps_both_files(source) -> None:
     drop(src.root, "dock-1__P1__20261125T080000Z.png", png("red"))
     src.run_once()
     assert len(list((src.done_dir / "2026-11-25").iterdir())) == 2
+
+
+def _start_dir_worker(tmp_path, settings, inbox) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "BELTWATCH_DATABASE_URL": settings.database_url.get_secret_value(),
+        "BELTWATCH_DATA_DIR": str(tmp_path / "data"),
+        "BELTWATCH_MODEL_PATH": str(colour_model(tmp_path)),
+        "BELTWATCH_LOG_RETRY_INITIAL_S": "0.05",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "worker", "dir", str(inbox)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_batch_in_hand_and_flushes(tmp_path, settings, engine) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    worker = _start_dir_worker(tmp_path, settings, inbox)
+    for i in range(40):
+        drop(inbox, f"dock-1__P{i:02d}__20261125T0800{i:02d}Z.png", png("green"))
+    done = inbox / "done" / "2026-11-25"
+    _wait_for(lambda: done.exists() and len(list(done.iterdir())) >= 8)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    moved = {p.name.split("__")[1] for p in done.iterdir()}
+    assert {r.parcel_id for r in rows(engine)} == moved  # each moved file is in the database
+    assert f"{len(moved)} frame(s) processed" in out
+
+
+@pytest.mark.slow
+def test_second_sigterm_exits_at_once_and_the_spool_keeps_the_rows(
+    tmp_path, settings, engine, cut_off
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with cut_off():
+        worker = _start_dir_worker(tmp_path, settings, inbox)
+        for i in range(5):
+            drop(inbox, f"dock-1__P{i}__20261125T08000{i}Z.png", png("red"))
+        done = inbox / "done" / "2026-11-25"
+        _wait_for(lambda: done.exists() and len(list(done.iterdir())) == 5)
+        worker.send_signal(signal.SIGTERM)  # the flush now waits for the database...
+        time.sleep(1.0)
+        assert worker.poll() is None
+        worker.send_signal(signal.SIGTERM)  # ...and the second signal does not
+        worker.wait(timeout=10)
+    assert worker.returncode == 128 + signal.SIGTERM
+    spool = tmp_path / "data" / "spool"
+    plog = PredictionLog(
+        settings.database_url.get_secret_value(), settings.model_copy(update={"spool_dir": spool})
+    )
+    assert plog.close(timeout=30)
+    assert len(rows(engine)) == 5  # replayed from the spool by the next start

@@ -25,7 +25,13 @@ from tests_support import record
 
 from monitor.db.engine import libpq_dsn
 from monitor.db.models import Prediction
-from monitor.exceptions import InvalidRecord, PredictionLogClosed, PredictionLogFull, SpoolLocked
+from monitor.exceptions import (
+    DatabaseError,
+    InvalidRecord,
+    PredictionLogClosed,
+    PredictionLogFull,
+    SpoolLocked,
+)
 from monitor.predlog import PredictionLog
 from monitor.records import STAT_FIELDS
 from monitor.settings import Settings
@@ -422,3 +428,10 @@ def test_writer_connection_is_in_utc(settings: Settings, db_url) -> None:
     with psycopg.connect(libpq_dsn(db_url)) as conn:
         where = conn.execute("SELECT tableoid::regclass::text FROM predictions").fetchone()
     assert where == (f"predictions_p{date(2026, 11, 25):%Y%m%d}",)
+
+
+@pytest.mark.parametrize("url", ["nonsense", "mysql://bw:s3cret@db/x"])
+def test_malformed_database_url_fails_at_start_without_the_password(settings, url) -> None:
+    with pytest.raises(DatabaseError, match="is not a PostgreSQL URL") as caught:
+        PredictionLog(url, settings)
+    assert "s3cret" not in str(caught.value)
