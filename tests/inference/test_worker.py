@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug import Response
+from werkzeug import Request, Response
 
 from inference.actions import Diverter, ImageStore
 from inference.classifier import Classifier
@@ -158,18 +158,9 @@ def test_divert_failure_is_counted_and_never_blocks_the_belt(
     assert stored(engine)["P1"].action == "divert"  # the prediction is logged regardless
 
 
-def _slow(request):
-    import time
-
-
+def _slow(request: Request) -> Response:
     time.sleep(0.6)
     return Response("late")
-
-
-def _secret(url: str):
-    from pydantic import SecretStr
-
-    return SecretStr(url)
 
 
 def test_image_store_is_content_addressed_and_pruned(tmp_path) -> None:
