@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import sqlalchemy
 import sqlalchemy.exc
 import typer
 
@@ -181,6 +182,245 @@ def worker_dir(
     except (ModelError, BeltwatchError) as error:
         raise fail(f"worker failed: {error}") from None
     typer.echo(f"{handled} frame(s) processed")
+
+
+monitor_app = typer.Typer(help="The hourly monitor: rollups, rules, alerts.", no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
+baseline_app = typer.Typer(help="Reference profiles of the stations.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+silence_app = typer.Typer(
+    help="Maintenance windows that hold notifications back.", no_args_is_help=True
+)
+app.add_typer(silence_app, name="silence")
+
+
+def parse_time(value: str, option: str) -> datetime:
+    """An ISO 8601 time; 'Z' or an offset required (naive times are ambiguous)."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not ISO 8601 (e.g. 2026-11-24T13:00Z)", param_hint=option
+        ) from None
+    if parsed.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} needs a time zone (e.g. ...Z)", param_hint=option)
+    return parsed.astimezone(UTC)
+
+
+def _engine(settings: Settings):
+    from monitor.db.engine import database_url, make_engine
+
+    return make_engine(database_url(settings))
+
+
+def _print_hours(outcome) -> None:
+    if outcome.skipped:
+        typer.echo("another monitor holds the lock; nothing done")
+        return
+    for hour in outcome.hours:
+        if not hour.ok:
+            typer.secho(f"{hour.hour:%Y-%m-%dT%H:%MZ}  FAILED  {hour.error}", fg=typer.colors.RED)
+            continue
+        firing = hour.firing
+        typer.echo(f"{hour.hour:%Y-%m-%dT%H:%MZ}  {len(firing)} firing")
+        for result in firing:
+            typer.echo(f"    [{result.severity}] {result.summary}")
+        for change in hour.changes:
+            if change.event:
+                typer.echo(f"    -> {change.event}: {change.fingerprint}")
+    if not outcome.hours:
+        typer.echo("no hour due")
+
+
+@monitor_app.command("run")
+def monitor_run(ctx: typer.Context) -> None:
+    """Run the hourly monitor until SIGTERM (catches up missed hours at start)."""
+    from monitor.scheduler import run_forever
+
+    settings = settings_from(ctx)
+    run_forever(_engine(settings), settings)
+
+
+@monitor_app.command("once")
+def monitor_once(
+    ctx: typer.Context,
+    hour: Annotated[
+        str | None,
+        typer.Option("--hour", help="The hour, e.g. 2026-11-24T13:00Z (default: every due hour)."),
+    ] = None,
+) -> None:
+    """Process one hour now (or every due hour)."""
+    from datetime import timedelta
+
+    from monitor.hourly import run_due, run_range
+
+    settings = settings_from(ctx)
+    engine = _engine(settings)
+    try:
+        if hour is None:
+            outcome = run_due(engine, settings)
+        else:
+            start = parse_time(hour, "--hour")
+            outcome = run_range(engine, settings, start, start + timedelta(hours=1), redo=True)
+    finally:
+        engine.dispose()
+    _print_hours(outcome)
+    if any(not h.ok for h in outcome.hours):
+        raise typer.Exit(1)
+
+
+@monitor_app.command("backfill")
+def monitor_backfill(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="First hour, e.g. 2026-11-20T00:00Z.")],
+    until: Annotated[str, typer.Option("--until", help="End (exclusive).")],
+    redo: Annotated[bool, typer.Option("--redo", help="Also hours already done.")] = False,
+) -> None:
+    """Process the hours in [--since, --until) that are not done yet."""
+    from monitor.hourly import run_range
+
+    settings = settings_from(ctx)
+    engine = _engine(settings)
+    try:
+        outcome = run_range(
+            engine, settings, parse_time(since, "--since"), parse_time(until, "--until"), redo=redo
+        )
+    finally:
+        engine.dispose()
+    _print_hours(outcome)
+    if any(not h.ok for h in outcome.hours):
+        raise typer.Exit(1)
+
+
+@baseline_app.command("set")
+def baseline_set(
+    ctx: typer.Context,
+    station: Annotated[str, typer.Option("--station", help="Station id.")],
+    since: Annotated[str, typer.Option("--since", help="Start of a known-good window.")],
+    until: Annotated[str, typer.Option("--until", help="End of it (exclusive).")],
+) -> None:
+    """Store the station's reference profile from a known-good window."""
+    from monitor.reference import NoData, build_reference
+
+    settings = settings_from(ctx)
+    engine = _engine(settings)
+    try:
+        with engine.begin() as conn:
+            reference = build_reference(
+                conn,
+                station,
+                parse_time(since, "--since"),
+                parse_time(until, "--until"),
+                sample_size=settings.reference_sample_size,
+            )
+    except NoData as error:
+        raise fail(str(error)) from None
+    finally:
+        engine.dispose()
+    _print_reference(reference)
+
+
+@baseline_app.command("show")
+def baseline_show(
+    ctx: typer.Context, station: Annotated[str, typer.Option("--station", help="Station id.")]
+) -> None:
+    """Print a station's reference profile."""
+    from monitor.reference import load_reference
+
+    settings = settings_from(ctx)
+    engine = _engine(settings)
+    try:
+        with engine.connect() as conn:
+            reference = load_reference(conn, station)
+    finally:
+        engine.dispose()
+    if reference is None:
+        raise fail(f"station {station} has no reference profile; `beltwatch baseline set`")
+    _print_reference(reference)
+
+
+def _print_reference(reference) -> None:
+    kind = "PROVISIONAL " if reference.provisional else ""
+    typer.echo(
+        f"{kind}reference of station {reference.station_id}: {reference.n:,} predictions, "
+        f"{reference.hourly_volume or 0:,.0f} per hour"
+    )
+    mix = ", ".join(f"{cls} {share:.1%}" for cls, share in reference.class_mix.items())
+    typer.echo(f"class mix: {mix}")
+    typer.echo(f"{'statistic':<20}{'p05':>10}{'p50':>10}{'p95':>10}{'hourly sd':>12}")
+    for column, q in reference.quantiles.items():
+        sd = (reference.hourly_spread.get(column) or {}).get("sd")
+        typer.echo(
+            f"{column:<20}{q['p05']:>10.3g}{q['p50']:>10.3g}{q['p95']:>10.3g}"
+            f"{sd if sd is not None else float('nan'):>12.3g}"
+        )
+
+
+@silence_app.command("add")
+def silence_add(
+    ctx: typer.Context,
+    until: Annotated[str, typer.Option("--until", help="End of the window.")],
+    comment: Annotated[str, typer.Option("--comment", help="Why (shown with the alert).")],
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule.")] = None,
+    station: Annotated[str | None, typer.Option("--station", help="Only this station.")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="Start (default now).")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who.")] = "cli",
+) -> None:
+    """Hold notifications back for matching alerts (evaluation goes on)."""
+    from monitor.db.models import Silence
+
+    settings = settings_from(ctx)
+    starts = parse_time(since, "--from") if since else datetime.now(UTC)
+    ends = parse_time(until, "--until")
+    if ends <= starts:
+        raise typer.BadParameter("must be after the start", param_hint="--until")
+    engine = _engine(settings)
+    try:
+        with engine.begin() as conn:
+            silence_id = conn.execute(
+                sqlalchemy.insert(Silence)
+                .values(
+                    rule=rule,
+                    station_id=station,
+                    starts_at=starts,
+                    ends_at=ends,
+                    created_by=by,
+                    comment=comment,
+                )
+                .returning(Silence.id)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"silence {silence_id}: rule {rule or 'any'}, station {station or 'any'}, "
+        f"{starts:%Y-%m-%d %H:%MZ} .. {ends:%Y-%m-%d %H:%MZ}"
+    )
+
+
+@silence_app.command("list")
+def silence_list(ctx: typer.Context) -> None:
+    """Silences that are active or still to come."""
+    from monitor.db.models import Silence
+
+    settings = settings_from(ctx)
+    engine = _engine(settings)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sqlalchemy.select(Silence)
+                .where(Silence.ends_at > datetime.now(UTC))
+                .order_by(Silence.starts_at)
+            ).all()
+    finally:
+        engine.dispose()
+    for row in rows:
+        typer.echo(
+            f"{row.id:>4}  {row.rule or 'any':<16}{row.station_id or 'any':<12}"
+            f"{row.starts_at:%Y-%m-%d %H:%MZ} .. {row.ends_at:%Y-%m-%d %H:%MZ}  "
+            f"{row.created_by}: {row.comment}"
+        )
+    if not rows:
+        typer.echo("no silences")
 
 
 if __name__ == "__main__":

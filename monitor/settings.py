@@ -169,6 +169,112 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Days a stored review image is kept."
     )
 
+    # -- the hourly monitor -------------------------------------------------------------
+    monitor_minute: int = Field(
+        default=5, ge=0, le=59, description="Minute of every hour (UTC) the monitor runs at."
+    )
+    monitor_misfire_grace_s: int = Field(
+        default=3300,
+        ge=1,
+        description="How late a missed hourly run may still start (later: the next catches up).",
+    )
+    monitor_catchup_hours: int = Field(
+        default=48, ge=1, description="Furthest back an hourly run catches up unprocessed hours."
+    )
+    reports_dir: Path | None = Field(
+        default=None,
+        description="Where drift reports (HTML) are kept (default <data_dir>/reports).",
+    )
+    drift_sample_size: int = Field(
+        default=2000,
+        ge=100,
+        description="Most predictions per station-hour drawn for the drift tests.",
+    )
+    drift_min_predictions: int = Field(
+        default=100,
+        ge=10,
+        description="Fewest predictions in an hour for the drift rules to judge.",
+    )
+    reference_sample_size: int = Field(
+        default=5000, ge=100, description="Size of the random sample a reference profile keeps."
+    )
+    provisional_reference_hours: int = Field(
+        default=24,
+        ge=1,
+        description="A station without a reference gets a provisional one from its first N hours.",
+    )
+    critical_rate_threshold: float = Field(
+        default=0.10, gt=0, lt=1, description="Critical share above which critical_rate fires."
+    )
+    critical_rate_baseline: float = Field(
+        default=0.03, gt=0, lt=1, description="Normal critical share (the binomial test's null)."
+    )
+    critical_rate_alpha: float = Field(
+        default=1e-3,
+        gt=0,
+        lt=0.5,
+        description="Significance of the one-sided binomial test against the baseline.",
+    )
+    critical_rate_min_predictions: int = Field(
+        default=50, ge=1, description="Fewest predictions in an hour for critical_rate to judge."
+    )
+    critical_rate_station_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-station critical_rate thresholds, JSON: {"dock-3": 0.15}.',
+    )
+    lens_sharpness_drop: float = Field(
+        default=0.40,
+        gt=0,
+        lt=1,
+        description="Fall of the hourly median sharpness (fraction) lens_drift fires on at once.",
+    )
+    lighting_brightness_shift: float = Field(
+        default=20.0, gt=0, description="Move of mean brightness (levels) lighting_drift fires on."
+    )
+    lighting_clipping_increase: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Rise of the clipped-pixel fraction (dark or bright) lighting_drift fires on.",
+    )
+    cusum_k: float = Field(
+        default=0.5,
+        ge=0,
+        description="CUSUM slack, in hour-to-hour standard deviations of the reference.",
+    )
+    cusum_h: float = Field(
+        default=5.0, gt=0, description="CUSUM decision limit, in hour-to-hour standard deviations."
+    )
+    class_drift_threshold: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="Jensen-Shannon distance of the class mix from the reference that fires.",
+    )
+    latency_budget_ms: float = Field(
+        default=100.0,
+        gt=0,
+        description="Per-image budget; latency fires when the hour's p95 exceeds it.",
+    )
+    no_data_min_expected: float = Field(
+        default=30.0,
+        gt=0,
+        description="no_data fires for a station that normally sends at least this many an hour.",
+    )
+    repeat_interval_hours: int = Field(
+        default=4, ge=1, description="Re-notify a still-firing alert after this many hours."
+    )
+    alert_routes: dict[str, list[str]] = Field(
+        default_factory=lambda: {"*": ["default"]},
+        description=(
+            'Channels each rule notifies, JSON: {"critical_rate": ["pagerduty", "slack"], '
+            '"*": ["slack"]}; "*" is every other rule.'
+        ),
+    )
+    resolve_after_ok_hours: int = Field(
+        default=2, ge=1, description="Hours a firing alert must be ok in a row to resolve."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -186,6 +292,18 @@ class Settings(BaseSettings):
     @property
     def effective_spool_dir(self) -> Path:
         return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+
+    @property
+    def effective_reports_dir(self) -> Path:
+        return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
+
+    def channels_for(self, rule: str) -> list[str]:
+        return self.alert_routes.get(rule, self.alert_routes.get("*", []))
+
+    def critical_threshold_for(self, station_id: str | None) -> float:
+        if station_id is None:
+            return self.critical_rate_threshold
+        return self.critical_rate_station_thresholds.get(station_id, self.critical_rate_threshold)
 
     @property
     def effective_image_store_dir(self) -> Path:

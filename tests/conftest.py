@@ -132,3 +132,28 @@ def cut_off(pg_admin_url: URL, db_url: URL) -> Callable[[], object]:
     """`with cut_off(): ...` makes the test database unreachable for the block."""
     assert db_url.database is not None
     return lambda: database_cut_off(pg_admin_url, db_url.database)
+
+
+@pytest.fixture(scope="module")
+def module_db(pg_admin_url: URL, template_db: str) -> Iterator[tuple[URL, Engine]]:
+    """A database at head shared by one test module (for costly scenarios)."""
+    name = f"bw_mod_{uuid.uuid4().hex[:12]}"
+    url = _create_db(pg_admin_url, name, template=template_db)
+    engine = make_engine(url)
+    yield url, engine
+    engine.dispose()
+    drop_db(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory, module_db) -> Settings:
+    url, _ = module_db
+    tmp = tmp_path_factory.mktemp("module")
+    return load_settings(
+        database_url=url.render_as_string(hide_password=False),
+        data_dir=tmp / "data",
+        spool_dir=tmp / "spool",
+        log_retry_initial_s=0.05,
+        log_retry_max_s=0.5,
+        log_batch_max_age_ms=20,
+    )

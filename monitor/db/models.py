@@ -193,6 +193,7 @@ class Alert(Base):
     last_evaluated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_notified_at: Mapped[datetime | None] = mapped_column(Timestamp)
     ok_hours: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ok_since: Mapped[datetime | None] = mapped_column(Timestamp)  # first hour of the ok run
     summary: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 

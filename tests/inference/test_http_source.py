@@ -228,7 +228,8 @@ def test_sigterm_finishes_requests_in_hand_and_flushes_the_log(tmp_path, setting
                 )
                 for i in range(40)
             ]
-            time.sleep(0.05)
+            # Stop while requests are in flight: some answered, the rest queued or sent.
+            _wait_for(lambda: sum(f.done() for f in futures) >= 5)
             server.send_signal(signal.SIGTERM)
             answered = [f.result() for f in futures if _completed(f)]
         assert server.wait(timeout=60) == 0, server.stderr.read() if server.stderr else ""
@@ -241,6 +242,13 @@ def test_sigterm_finishes_requests_in_hand_and_flushes_the_log(tmp_path, setting
     with Session(engine) as session:
         stored = set(session.scalars(select(Prediction.parcel_id)))
     assert {r.json()["parcel_id"] for r in ok} <= stored
+
+
+def _wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def _completed(future) -> bool:

@@ -46,3 +46,84 @@ def test_unreachable_database_is_a_clear_error_without_the_password() -> None:
     assert result.exit_code == 1
     assert "db upgrade failed" in result.output
     assert "s3cret-pw" not in result.output
+
+
+def test_monitor_baseline_and_silence_commands(db_url, settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from daygen import Fault, traffic
+
+    from monitor.predlog import PredictionLog
+
+    day1 = datetime(2026, 11, 23, tzinfo=UTC)
+    day2 = day1 + timedelta(days=1)
+    faults = {("S1", h): Fault(critical_share=0.3) for h in range(2)}
+    with PredictionLog(db_url, settings) as plog:
+        for record in traffic(["S1"], day1, 6, 200, seed=1):
+            plog.log(record)
+        for record in traffic(["S1"], day2, 2, 200, seed=2, faults=faults):
+            plog.log(record)
+    env = {
+        **env_for(db_url),
+        "BELTWATCH_DATA_DIR": str(settings.data_dir),
+        "BELTWATCH_SPOOL_DIR": str(settings.effective_spool_dir),
+    }
+
+    result = runner.invoke(app, ["baseline", "show", "--station", "S1"], env=env)
+    assert result.exit_code == 1 and "no reference profile" in result.output
+    result = runner.invoke(
+        app,
+        [
+            "baseline",
+            "set",
+            "--station",
+            "S1",
+            "--since",
+            "2026-11-23T00:00Z",
+            "--until",
+            "2026-11-23T06:00Z",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "reference of station S1: 1,200 predictions, 200 per hour" in result.output
+    result = runner.invoke(app, ["baseline", "show", "--station", "S1"], env=env)
+    assert result.exit_code == 0 and "sharpness" in result.output
+
+    result = runner.invoke(
+        app,
+        [
+            "silence",
+            "add",
+            "--rule",
+            "class_drift",
+            "--station",
+            "S1",
+            "--from",
+            "2026-11-24T00:00Z",
+            "--until",
+            "2099-01-01T00:00Z",
+            "--comment",
+            "swap",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0 and "silence 1: rule class_drift, station S1" in result.output
+    assert "swap" in runner.invoke(app, ["silence", "list"], env=env).output
+
+    result = runner.invoke(app, ["monitor", "once", "--hour", "2026-11-24T00:00Z"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2026-11-24T00:00Z" in result.output and "critical" in result.output
+    assert "-> trigger: critical_rate:S1" in result.output
+    assert "-> trigger: class_drift:S1" not in result.output  # silenced
+
+    result = runner.invoke(
+        app,
+        ["monitor", "backfill", "--since", "2026-11-24T00:00Z", "--until", "2026-11-24T02:00Z"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "2026-11-24T01:00Z" in result.output and "2026-11-24T00:00Z" not in result.output
+
+    result = runner.invoke(app, ["monitor", "once", "--hour", "yesterday"], env=env)
+    assert result.exit_code == 2 and "ISO 8601" in result.output

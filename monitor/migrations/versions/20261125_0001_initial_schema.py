@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("last_evaluated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ok_hours", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("ok_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column(
             "evidence",

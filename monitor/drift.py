@@ -1,0 +1,290 @@
+"""Drift statistics for the hourly rules: effect sizes, a one-sided CUSUM, a haze-veil fit,
+and a thin wrapper around Evidently's column drift tests (which also draws the HTML report).
+
+Why effect sizes first: with thousands of images an hour a two-sample test flags harmless
+shifts in almost every hour (NOTES.md, "Drift and alarm statistics"), so the rules decide
+on the size of a change against the reference's normal hour-to-hour spread, and ask
+Evidently only to confirm a change that is already large enough. Everything here is pure;
+Evidently (a ~4 s import) and pandas are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Direction = Literal["up", "down"]
+Sample = Mapping[str, Any]  # column -> values (numpy arrays, lists, or a pandas DataFrame)
+
+# K-S on the hour's sample, p < 0.05: the statistical half of every numeric drift decision.
+DEFAULT_METHOD = "ks"
+DEFAULT_THRESHOLD = 0.05
+# Evidently methods whose score is a p-value (drifted below the threshold); the others
+# are distances (drifted at or above it). Used only when a test status is missing.
+P_VALUE_METHODS = frozenset({"ks", "chisquare", "z", "t_test", "mannw", "fisher_exact", "g_test"})
+
+
+@dataclass(frozen=True)
+class DriftTest:
+    """One column's Evidently drift test: its score (p-value or distance) and verdict."""
+
+    score: float
+    drifted: bool
+    method: str
+    threshold: float
+
+    def as_evidence(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "score": self.score,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+        }
+
+
+# -- effect sizes -----------------------------------------------------------------------
+
+
+def relative_change(value: float, reference: float) -> float:
+    """(value - reference) / |reference|: -0.55 is "down 55 %". NaN when reference is 0."""
+    if reference == 0 or not math.isfinite(reference) or not math.isfinite(value):
+        return math.nan
+    return (value - reference) / abs(reference)
+
+
+def standardised_shift(value: float, mean: float, sd: float, *, log: bool = False) -> float:
+    """How many hour-to-hour standard deviations `value` lies from the reference mean.
+
+    log=True for scale-like statistics (sharpness: a blur multiplies it): the distance is
+    ln(value / mean) / (sd / mean), the delta-method SD of log medians, so a halving counts
+    as much as a doubling. A value <= 0 is taken as a millionth of the mean.
+    """
+    if not (sd > 0 and math.isfinite(sd)) or not math.isfinite(value):
+        return math.nan
+    if log:
+        if not mean > 0:
+            return math.nan
+        return math.log(max(value, mean * 1e-6) / mean) / (sd / mean)
+    return (value - mean) / sd
+
+
+def cusum(
+    values: Iterable[float],
+    *,
+    mean: float,
+    sd: float,
+    k: float,
+    direction: Direction,
+    log: bool = False,
+) -> list[float]:
+    """The one-sided CUSUM path over a sequence of hourly medians (oldest first):
+    S_t = max(0, S_{t-1} + z_t - k), z_t = standardised_shift(value, mean, sd, log=log),
+    signed so that a move in `direction` counts. An alarm is S_t >= h (the caller's)."""
+    series = np.asarray(list(values), dtype=np.float64)
+    if not (sd > 0 and math.isfinite(sd)) or (log and not mean > 0):
+        return [0.0] * series.size
+    if log:
+        z = np.log(np.maximum(series, mean * 1e-6) / mean) / (sd / mean)
+    else:
+        z = (series - mean) / sd
+    if direction == "down":
+        z = -z
+    path: list[float] = []
+    s = 0.0
+    for step in (z - k).tolist():
+        if math.isfinite(step):  # a missing hour adds nothing
+            s = max(0.0, s + step)
+        path.append(s)
+    return path
+
+
+def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """Jensen-Shannon distance (natural log, as Evidently's `jensenshannon`) between two
+    category -> share mappings; categories missing on one side count as 0."""
+    from scipy.spatial import distance
+
+    keys = sorted(set(p) | set(q))
+    a = np.array([max(float(p.get(key, 0.0)), 0.0) for key in keys])
+    b = np.array([max(float(q.get(key, 0.0)), 0.0) for key in keys])
+    if a.sum() <= 0 or b.sum() <= 0:
+        return math.nan
+    return float(distance.jensenshannon(a / a.sum(), b / b.sum()))
+
+
+@dataclass(frozen=True)
+class VeilFit:
+    """The affine map luma -> (1 - haze) * luma + haze * level that carries the reference's
+    dark and bright levels (hourly medians of luma_p01, luma_p99) onto the hour's.
+
+    A haze veil (light scattered by a dirty lens) compresses the range towards a grey:
+    haze > 0 with the dark level lifted. A gain change also scales the range, but it moves
+    the dark level the same way as the bright one (level near 0, or haze < 0); a gamma
+    change lifts the darks while keeping the range (haze near 0). Measured on photographs
+    (tests/monitor/rules/test_photographs.py): veil 0.3 -> haze 0.30; gamma 0.7 -> 0.05;
+    gain 0.6 -> 0.40 but with the dark level falling; a 3x3 smudge -> 0.08.
+    """
+
+    haze: float  # fraction of the reference luma range lost; > 0 compresses
+    level: float | None  # grey level the veil pulls towards; None when haze <= 0
+    dark_lift: float  # change of the dark level (luma_p01), in levels
+
+    def apply(self, reference_value: float, ref_dark: float, cur_dark: float) -> float:
+        """Where a reference value lands under this map (e.g. the brightness a pure veil
+        predicts); the residual against the observed value is what lighting is left with."""
+        return cur_dark + (1.0 - self.haze) * (reference_value - ref_dark)
+
+
+def veil_fit(ref_dark: float, ref_bright: float, cur_dark: float, cur_bright: float) -> VeilFit:
+    """Fit the veil map from the reference's and the hour's median dark and bright levels."""
+    ref_range = ref_bright - ref_dark
+    if ref_range <= 0:
+        return VeilFit(haze=0.0, level=None, dark_lift=cur_dark - ref_dark)
+    haze = 1.0 - (cur_bright - cur_dark) / ref_range
+    level = None
+    if haze > 0:
+        level = (cur_dark - (1.0 - haze) * ref_dark) / haze
+    return VeilFit(haze=haze, level=level, dark_lift=cur_dark - ref_dark)
+
+
+# -- Evidently --------------------------------------------------------------------------
+
+
+def column_drift(
+    reference_sample: Sample,
+    current_sample: Sample,
+    columns: Sequence[str],
+    *,
+    method: str = DEFAULT_METHOD,
+    threshold: float = DEFAULT_THRESHOLD,
+    categorical: bool = False,
+) -> dict[str, DriftTest]:
+    """Evidently's ValueDrift test per column (current vs reference); column -> DriftTest.
+
+    The score is the metric's value (a p-value for "ks"/"chisquare", a distance for
+    "wasserstein"/"jensenshannon"); `drifted` is the test's status (FAIL = drifted).
+    """
+    if not columns:
+        return {}
+    snapshot = _run_report(
+        reference_sample, current_sample, columns, method, threshold, categorical
+    )
+    return _parse_snapshot(snapshot.dict(), method, threshold)
+
+
+def drift_report_html(
+    reference_sample: Sample,
+    current_sample: Sample,
+    columns: Sequence[str],
+    *,
+    method: str = DEFAULT_METHOD,
+    threshold: float = DEFAULT_THRESHOLD,
+    categorical: bool = False,
+) -> str:
+    """The standalone HTML of Evidently's report for these columns (for an alert's link).
+    Rendered in memory (`Snapshot.get_html_str`, what `save_html` writes); about 3.7 MB,
+    most of it Evidently's bundled JavaScript."""
+    snapshot = _run_report(
+        reference_sample, current_sample, columns, method, threshold, categorical
+    )
+    return str(snapshot.get_html_str(as_iframe=False))
+
+
+def _frame(sample: Sample, columns: Sequence[str], categorical: bool) -> pd.DataFrame:
+    import pandas as pd
+
+    if isinstance(sample, pd.DataFrame):
+        frame = sample.loc[:, list(columns)].copy()
+    else:
+        # Columns of different lengths are allowed (each is its own sample): pad with NaN,
+        # which Evidently drops per column.
+        series = {column: pd.Series(np.asarray(sample[column])) for column in columns}
+        frame = pd.DataFrame(series)
+    if categorical:
+        return frame.astype(object)
+    return frame.astype(float)
+
+
+def _run_report(
+    reference_sample: Sample,
+    current_sample: Sample,
+    columns: Sequence[str],
+    method: str,
+    threshold: float,
+    categorical: bool,
+) -> Any:
+    with warnings.catch_warnings():
+        # Evidently's import and first run emit its dependencies' deprecation warnings.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _run_evidently(
+            reference_sample, current_sample, columns, method, threshold, categorical
+        )
+
+
+def _run_evidently(
+    reference_sample: Sample,
+    current_sample: Sample,
+    columns: Sequence[str],
+    method: str,
+    threshold: float,
+    categorical: bool,
+) -> Any:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
+
+    names = list(columns)
+    definition = (
+        DataDefinition(categorical_columns=names)
+        if categorical
+        else DataDefinition(numerical_columns=names)
+    )
+
+    def dataset(sample: Sample) -> Any:
+        return Dataset.from_pandas(_frame(sample, names, categorical), data_definition=definition)
+
+    # `method`, not `stattest`: ValueDrift silently ignores `stattest` (NOTES.md).
+    report = Report(
+        [ValueDrift(column=name, method=method, threshold=threshold) for name in names],
+        include_tests=True,
+    )
+    # Evidently's order is (current, reference).
+    return report.run(dataset(current_sample), dataset(reference_sample))
+
+
+def _parse_snapshot(
+    snapshot: Mapping[str, Any], method: str, threshold: float
+) -> dict[str, DriftTest]:
+    status_by_metric: dict[str, str] = {}
+    for test in snapshot.get("tests", []):
+        metric_id = test.get("metric_config", {}).get("metric_id")
+        status = test.get("status")
+        status = getattr(status, "value", status)
+        if metric_id is not None and status is not None:
+            status_by_metric[metric_id] = str(status).upper()
+    results: dict[str, DriftTest] = {}
+    for metric in snapshot.get("metrics", []):
+        config = metric.get("config", {})
+        column = config.get("column")
+        if column is None:
+            continue
+        score = float(metric.get("value", math.nan))
+        used_method = str(config.get("method") or method)
+        used_threshold = float(config.get("threshold") or threshold)
+        status = status_by_metric.get(metric.get("id", ""))
+        if status is not None:
+            drifted = status == "FAIL"
+        elif used_method in P_VALUE_METHODS:
+            drifted = score < used_threshold
+        else:
+            drifted = score >= used_threshold
+        results[column] = DriftTest(
+            score=score, drifted=drifted, method=used_method, threshold=used_threshold
+        )
+    return results

@@ -1,0 +1,99 @@
+"""The hourly alarm rules: one module per rule, found through RULES.
+
+Each rule is a pure `evaluate(window, reference, settings) -> RuleResult` (types in
+monitor.rules.base). Adding a rule is one module and one line in RULES. The hourly job
+calls `evaluate_all` for every station and for the site, then `diagnose` on the hour's
+results together, so a critical spike on a station with a camera fault says so.
+
+Site-wide windows (station_id None) go through SITE_RULES only: the critical share, the
+class mix, silence of the whole site and latency keep their meaning when stations are
+pooled; lens and lighting drift are properties of one camera (one dirty lens of twenty is
+diluted twenty-fold in the pooled distribution), so they are judged per station. Called
+directly with a site reference, the drift rules do work on a site-wide window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from monitor.rules import class_drift, critical_rate, latency, lens_drift, lighting_drift, no_data
+from monitor.rules.base import Reference, RuleResult, Window
+from monitor.settings import Settings
+
+Rule = Callable[[Window, Reference | None, Settings], RuleResult]
+
+RULES: dict[str, Rule] = {
+    critical_rate.NAME: critical_rate.evaluate,
+    lens_drift.NAME: lens_drift.evaluate,
+    lighting_drift.NAME: lighting_drift.evaluate,
+    class_drift.NAME: class_drift.evaluate,
+    no_data.NAME: no_data.evaluate,
+    latency.NAME: latency.evaluate,
+}
+
+SITE_RULES = (critical_rate.NAME, class_drift.NAME, no_data.NAME, latency.NAME)
+
+# Rules whose firing on a station explains a critical spike there, and how to say so.
+CAUSES = {lens_drift.NAME: "camera", lighting_drift.NAME: "lighting"}
+
+__all__ = ["RULES", "SITE_RULES", "Rule", "diagnose", "evaluate_all"]
+
+
+def evaluate_all(
+    window: Window, reference: Reference | None, settings: Settings, *, site: bool = False
+) -> list[RuleResult]:
+    """Every registered rule on one window, in RULES order; `site=True` for the site-wide
+    window (station_id None), which runs SITE_RULES only."""
+    if site and window.station_id is not None:
+        raise ValueError(
+            f"site=True needs the site-wide window (station_id None), got {window.station_id!r}"
+        )
+    names = SITE_RULES if site else tuple(RULES)
+    return [RULES[name](window, reference, settings) for name in names]
+
+
+def diagnose(results: Iterable[RuleResult]) -> list[RuleResult]:
+    """The same results, with each firing critical_rate that coincides with lens or lighting
+    drift firing on the same station saying so: "likely a camera fault: sharpness down 55 %",
+    and evidence["likely_cause"] naming the rule and its numbers."""
+    results = list(results)
+    causes: dict[str | None, list[RuleResult]] = {}
+    for result in results:
+        if result.firing and result.rule in CAUSES and result.station_id is not None:
+            causes.setdefault(result.station_id, []).append(result)
+    diagnosed = []
+    for result in results:
+        found = causes.get(result.station_id, [])
+        if result.rule == critical_rate.NAME and result.firing and found:
+            result = _with_cause(result, found)
+        diagnosed.append(result)
+    return diagnosed
+
+
+def _with_cause(result: RuleResult, causes: list[RuleResult]) -> RuleResult:
+    # Lens before lighting (RULES order): a blurred camera explains a spike more directly.
+    causes = sorted(causes, key=lambda cause: list(RULES).index(cause.rule))
+    phrases = [f"likely a {CAUSES[cause.rule]} fault: {_headline(cause)}" for cause in causes]
+    likely: dict[str, Any] = {
+        "fault": CAUSES[causes[0].rule],
+        "rule": causes[0].rule,
+        "fingerprint": causes[0].fingerprint,
+        "detail": _headline(causes[0]),
+        "summary": causes[0].summary,
+        "also": [
+            {"rule": cause.rule, "fingerprint": cause.fingerprint, "detail": _headline(cause)}
+            for cause in causes[1:]
+        ],
+    }
+    return dataclasses.replace(
+        result,
+        summary=f"{result.summary}; {'; '.join(phrases)}",
+        evidence={**result.evidence, "likely_cause": likely},
+    )
+
+
+def _headline(result: RuleResult) -> str:
+    headline = result.evidence.get("headline")
+    return str(headline) if headline else result.summary

@@ -1,0 +1,95 @@
+"""What every rule takes and returns. Rules are pure: values in, a RuleResult out; no
+database, clock or network inside (the hourly job fetches, the alert manager acts)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+
+State = Literal["ok", "firing", "skipped"]
+Severity = Literal["critical", "warning", "info"]
+
+# The per-prediction statistics a rule may look at (columns of `predictions`).
+SAMPLE_COLUMNS = (
+    "brightness",
+    "blur",
+    "sharpness",
+    "sharpness_tile_min",
+    "contrast",
+    "clipped_dark",
+    "clipped_bright",
+    "luma_p01",
+    "luma_p99",
+    "mean_r",
+    "mean_g",
+    "mean_b",
+)
+
+
+@dataclass(frozen=True)
+class HourSummary:
+    """One past hour of a station (from `hourly_rollups`), for rules that accumulate
+    evidence over hours (CUSUM on hourly medians)."""
+
+    hour: datetime
+    n: int
+    medians: Mapping[str, float]  # statistic -> median of that hour
+
+
+@dataclass(frozen=True)
+class Window:
+    """One closed hour of one station (station_id None: the whole site)."""
+
+    hour: datetime  # start of the hour, UTC
+    station_id: str | None
+    n: int  # predictions in the hour
+    counts: Mapping[str, int]  # class -> predictions
+    latency_p95_ms: float | None
+    # A bounded random sample of the hour's per-prediction statistics: column -> values.
+    sample: Mapping[str, np.ndarray]
+    # Earlier hours of the same station, oldest first (the rule decides how many it uses).
+    history: tuple[HourSummary, ...] = ()
+    # Hours of the station's usual traffic in which it sent frames (for no_data).
+    expected_n: float | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A station's known-good window (`reference_profiles`)."""
+
+    station_id: str | None
+    provisional: bool
+    n: int
+    sample: Mapping[str, np.ndarray]  # column -> values (bounded random sample)
+    quantiles: Mapping[str, Mapping[str, float]]  # column -> {"p05": .., "p50": .., ...}
+    # Spread of the hourly medians within the window: column -> {"mean": .., "sd": .., "n": ..}
+    hourly_spread: Mapping[str, Mapping[str, float]]
+    class_mix: Mapping[str, float]  # class -> share
+    baseline_critical_rate: float
+    hourly_volume: float | None = None  # mean predictions per hour in the window
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """The verdict of one rule for one station-hour."""
+
+    rule: str
+    station_id: str | None
+    state: State
+    severity: Severity
+    summary: str  # one line a person understands at 3 a.m.
+    evidence: dict[str, Any] = field(default_factory=dict)
+    report_html: str | None = None  # Evidently's report, for drifted station-hours
+
+    @property
+    def fingerprint(self) -> str:
+        """Alerts are deduplicated on this: the rule and the station."""
+        return f"{self.rule}:{self.station_id or '*'}"
+
+    @property
+    def firing(self) -> bool:
+        return self.state == "firing"

@@ -1,0 +1,194 @@
+"""lens_drift: the camera's image got blurred (focus, a dirty or smudged lens, a haze veil).
+
+Three signals, each judged on its own hourly median against the station's reference:
+- focus, `sharpness` (Laplacian variance / luma variance, blind to gain and gamma, unlike
+  raw `blur`): a blur of the whole frame;
+- `sharpness_tile_min` (the worst tile of a 3x3 grid): a smudge over part of the lens;
+- veil, `luma_p01` with `luma_p99`: a haze lifts the dark level and compresses the luma
+  range towards a grey (drift.VeilFit). A lighting change moves the dark level too, but
+  keeps the range (gamma) or moves both ends together (gain); requiring the range to
+  shrink by lens_veil_haze keeps it out.
+A focus signal passes its effect check when
+  abrupt: the median fell by >= lens_sharpness_drop (fraction) AND lies >= drift_control_sigmas
+          hour-to-hour SDs below the reference's mean of hourly medians (on the log scale:
+          ln(median / mean) / (sd / mean), as a blur multiplies sharpness), or
+  slow:   the downward CUSUM of hourly medians (cusum_k, cusum_h) reached h AND the median
+          fell by >= drift_slow_min_fraction x lens_sharpness_drop;
+the veil when the range lost >= lens_veil_haze with the dark level up beyond the control
+limit (or its upward CUSUM >= h). The rule fires when a signal passes its effect check AND
+Evidently's K-S test (p < 0.05) on the samples agrees. Severity: "warning", "critical"
+when a focus median fell by >= 1.5 x lens_sharpness_drop (60 % by default): at that point
+frames are visibly soft and the classifier is outside what it was trained on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from monitor import drift
+from monitor.rules import _shared as sh
+from monitor.rules.base import Reference, RuleResult, Severity, Window
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
+NAME = "lens_drift"
+CRITICAL_FACTOR = 1.5
+FOCUS_COLUMNS = {"sharpness": "sharpness", "sharpness_tile_min": "worst-tile sharpness"}
+VEIL_COLUMN = "luma_p01"
+
+
+def evaluate(window: Window, reference: Reference | None, settings: Settings) -> RuleResult:
+    """Judge focus, smudge and haze of the hour against the station's reference."""
+    if reference is None:
+        return sh.skipped(NAME, window, "warning", "no reference profile for this station")
+    if window.n < settings.drift_min_predictions:
+        return sh.skipped(
+            NAME,
+            window,
+            "warning",
+            f"{window.n} predictions this hour, fewer than the "
+            f"{settings.drift_min_predictions} needed",
+            n=window.n,
+        )
+
+    signals: dict[str, dict[str, Any]] = {}
+    candidates: list[str] = []
+    for column in FOCUS_COLUMNS:
+        # Log scale: a blur multiplies sharpness, and its hourly medians are skewed.
+        shift = sh.measure_shift(column, window, reference, settings, log=True)
+        if shift is None:
+            continue
+        signal = _focus_signal(shift, settings)
+        signals[column] = signal
+        if signal["abrupt"] or signal["slow"]:
+            candidates.append(column)
+    veil = _veil_signal(window, reference, settings)
+    if veil is not None:
+        signals["veil"] = veil
+        if veil["passes"]:
+            candidates.append(VEIL_COLUMN)
+    if not signals:
+        return sh.skipped(
+            NAME, window, "warning", "no sharpness or luma columns in the sample or reference"
+        )
+
+    tests = sh.confirm(reference, window, candidates) if candidates else {}
+    fired = [column for column in candidates if column in tests and tests[column].drifted]
+    for column, test in tests.items():
+        signals["veil" if column == VEIL_COLUMN else column]["drift_test"] = test.as_evidence()
+
+    suffix, flag = sh.provisional(reference)
+    evidence: dict[str, Any] = {
+        **flag,
+        "n": window.n,
+        "signals": signals,
+        "fired_by": ["veil" if c == VEIL_COLUMN else c for c in fired],
+        "thresholds": {
+            "sharpness_drop": settings.lens_sharpness_drop,
+            "control_sigmas": sh.control_sigmas(settings),
+            "slow_min_drop": sh.slow_min_fraction(settings) * settings.lens_sharpness_drop,
+            "cusum_k": settings.cusum_k,
+            "cusum_h": settings.cusum_h,
+            "veil_haze": sh.veil_haze(settings),
+        },
+    }
+    who = sh.label(window.station_id)
+    if not fired:
+        return RuleResult(
+            rule=NAME,
+            station_id=window.station_id,
+            state="ok",
+            severity="warning",
+            summary=f"{who}: lens ok — {_ok_phrase(signals)}{suffix}",
+            evidence=evidence,
+        )
+
+    phrases = [_fired_phrase(column, signals, tests, settings.cusum_h) for column in fired]
+    evidence["headline"] = phrases[0][0]
+    parts = [f"{headline} ({detail})" for headline, detail in phrases]
+    return RuleResult(
+        rule=NAME,
+        station_id=window.station_id,
+        state="firing",
+        severity=_severity(signals, fired, settings),
+        summary=f"{who}: lens dirty or out of focus — {'; '.join(parts)}{suffix}",
+        evidence=evidence,
+        report_html=sh.report(reference, window, fired),
+    )
+
+
+def _focus_signal(shift: sh.Shift, settings: Settings) -> dict[str, Any]:
+    change = shift.change
+    drop = 0.0 if math.isnan(change) else -change  # NaN: a zero reference median
+    limit = settings.lens_sharpness_drop
+    abrupt = drop >= limit and -shift.z >= sh.control_sigmas(settings)
+    slow = shift.cusum_down >= settings.cusum_h and drop >= sh.slow_min_fraction(settings) * limit
+    return {**shift.as_evidence(), "drop": drop, "abrupt": bool(abrupt), "slow": bool(slow)}
+
+
+def _veil_signal(window: Window, reference: Reference, settings: Settings) -> dict[str, Any] | None:
+    dark = sh.measure_shift("luma_p01", window, reference, settings)
+    bright = sh.measure_shift("luma_p99", window, reference, settings)
+    if dark is None or bright is None:
+        return None
+    fit = drift.veil_fit(dark.centre, bright.centre, dark.median, bright.median)
+    lifted = dark.z >= sh.control_sigmas(settings) or dark.cusum_up >= settings.cusum_h
+    passes = fit.haze >= sh.veil_haze(settings) and fit.dark_lift > 0 and lifted
+    return {
+        **dark.as_evidence(),
+        "luma_p99_median": bright.median,
+        "luma_p99_reference_median": bright.centre,
+        "haze": fit.haze,
+        "veil_level": fit.level,
+        "dark_lift": fit.dark_lift,
+        "passes": bool(passes),
+    }
+
+
+def _fired_phrase(
+    column: str,
+    signals: dict[str, dict[str, Any]],
+    tests: dict[str, drift.DriftTest],
+    cusum_h: float,
+) -> tuple[str, str]:
+    """(headline, detail): "sharpness down 55 %", "0.021 vs 0.047, 9.1 hour-SDs, K-S ..."."""
+    test = tests[column]
+    if column == VEIL_COLUMN:
+        veil = signals["veil"]
+        return (
+            f"haze veil, {sh.pct(veil['haze'])} of the luma range lost",
+            f"dark level up {veil['dark_lift']:.0f} levels, K-S {sh.fmt_p(test.score)}",
+        )
+    signal = signals[column]
+    name = FOCUS_COLUMNS[column]
+    how = (
+        f"{abs(signal['z']):.1f} hour-SDs"
+        if signal["abrupt"]
+        else f"slow drift, CUSUM {signal['cusum_down']:.1f} >= {cusum_h:g}"
+    )
+    return (
+        f"{name} down {sh.pct(signal['drop'])}",
+        f"{sh.fmt_num(signal['median'])} vs {sh.fmt_num(signal['reference_median'])}, "
+        f"{how}, K-S {sh.fmt_p(test.score)}",
+    )
+
+
+def _ok_phrase(signals: dict[str, dict[str, Any]]) -> str:
+    words = []
+    for column, name in FOCUS_COLUMNS.items():
+        if column in signals:
+            change = signals[column]["change"] or 0.0
+            words.append(f"{name} {'down' if change < 0 else 'up'} {sh.pct(change)}")
+    if "veil" in signals:
+        words.append(
+            f"range {'lost' if signals['veil']['haze'] >= 0 else 'gained'} "
+            f"{sh.pct(signals['veil']['haze'])}"
+        )
+    return ", ".join(words)
+
+
+def _severity(signals: dict[str, dict[str, Any]], fired: list[str], settings: Settings) -> Severity:
+    worst = max((signals[c]["drop"] for c in fired if c in FOCUS_COLUMNS), default=0.0)
+    return "critical" if worst >= CRITICAL_FACTOR * settings.lens_sharpness_drop else "warning"

@@ -1,0 +1,60 @@
+"""no_data: a station that normally sends frames sent none this hour.
+
+Fires (severity "critical": the line runs blind, or the worker or its log is down) when the
+hour has n == 0 and the expected volume, window.expected_n or else the reference's
+hourly_volume, is >= no_data_min_expected. A station that normally sends fewer is ok when
+silent (an empty hour there is ordinary); with no expected volume at all the rule skips.
+A trickle (n > 0 but far below normal) is not this rule's matter.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from monitor.rules import _shared as sh
+from monitor.rules.base import Reference, RuleResult, Window
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
+NAME = "no_data"
+
+
+def evaluate(window: Window, reference: Reference | None, settings: Settings) -> RuleResult:
+    """Judge whether a normally busy station went silent."""
+    if window.expected_n is not None:
+        expected, source = float(window.expected_n), "window"
+    elif reference is not None and reference.hourly_volume is not None:
+        expected, source = float(reference.hourly_volume), "reference"
+    else:
+        return sh.skipped(NAME, window, "critical", "no expected hourly volume for this station")
+
+    minimum = settings.no_data_min_expected
+    suffix, flag = sh.provisional(reference if source == "reference" else None)
+    evidence = {
+        **flag,
+        "n": int(window.n),
+        "expected_n": expected,
+        "expected_source": source,
+        "min_expected": minimum,
+    }
+    who = sh.label(window.station_id)
+    firing = window.n == 0 and expected >= minimum
+    if firing:
+        summary = f"{who}: no predictions this hour (normally {expected:.0f} an hour){suffix}"
+        evidence["headline"] = "no predictions"
+    elif window.n == 0:
+        summary = (
+            f"{who}: no predictions this hour, normal for a station sending "
+            f"{expected:.0f} an hour (< {minimum:g})"
+        )
+    else:
+        summary = f"{who}: {window.n} predictions this hour (normally {expected:.0f})"
+    return RuleResult(
+        rule=NAME,
+        station_id=window.station_id,
+        state="firing" if firing else "ok",
+        severity="critical",
+        summary=summary,
+        evidence=evidence,
+    )

@@ -1,0 +1,78 @@
+"""`beltwatch monitor run`: the hourly job on an APScheduler cron, in UTC.
+
+The job store is this process's own memory store (APScheduler's FAQ: never share one
+between schedulers); replicas coordinate through the database lock in hourly.run_due, not
+through APScheduler. Missed runs coalesce into one (each run catches up every due hour
+anyway), and `misfire_grace_time` is set deliberately: the default (1 s) would silently
+drop a run delayed by a busy host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine
+
+from monitor.hourly import RunOutcome, run_due
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_scheduler(engine: Engine, settings: Settings) -> BackgroundScheduler:
+    """A scheduler with the hourly job; it runs once at start too, to catch up."""
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": settings.monitor_misfire_grace_s,
+        },
+    )
+    scheduler.add_job(
+        _hourly,
+        CronTrigger(minute=settings.monitor_minute, timezone=UTC),
+        args=[engine, settings],
+        id="hourly",
+        name="hourly monitor",
+        next_run_time=datetime.now(UTC),
+    )
+    return scheduler
+
+
+def _hourly(engine: Engine, settings: Settings) -> RunOutcome:
+    outcome = run_due(engine, settings)
+    if not outcome.skipped:
+        failed = [h for h in outcome.hours if not h.ok]
+        log.info("monitor: %d hour(s) processed, %d failed", len(outcome.hours), len(failed))
+    return outcome
+
+
+def run_forever(engine: Engine, settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT: the first finishes the hour in hand, the second exits."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)  # the job's thread would otherwise hold the exit
+        log.info("%s: finishing the hour in hand", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    scheduler = make_scheduler(engine, settings)
+    scheduler.start()
+    log.info("monitor running: every hour at minute %d (UTC)", settings.monitor_minute)
+    stop.wait()
+    scheduler.shutdown(wait=True)

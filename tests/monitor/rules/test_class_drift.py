@@ -1,0 +1,57 @@
+"""class_drift: the Jensen-Shannon distance of the class mix is at least the effect floor
+AND Evidently's categorical test agrees (chi-square up to 1000 predictions, JS above)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rules_support import make_window
+
+from monitor import drift
+from monitor.rules import class_drift
+
+# Reference mix (rules_support.CLASS_MIX): 85 % undamaged, 12 % minor, 3 % critical.
+# (undamaged, minor, critical) -> state, Evidently method when tested
+TABLE = [
+    ((2550, 360, 90), "ok", None),  # the reference mix itself
+    ((1980, 600, 420), "firing", "jensenshannon"),  # JS 0.17
+    ((84000, 12500, 3500), "ok", None),  # chi-square p = 7e-26, but JS 0.012: harmless
+    ((150, 30, 20), "firing", "chisquare"),  # JS 0.11, 200 predictions
+    ((78, 16, 6), "ok", None),  # JS 0.07: below the floor
+    ((40, 8, 2), "skipped", None),  # 50 predictions: fewer than drift_min_predictions
+]
+
+
+@pytest.mark.parametrize(("counts", "state", "method"), TABLE)
+def test_decision_table(small_reference, settings, counts, state, method):
+    window = make_window(
+        n=sum(counts), counts=dict(zip(("undamaged", "minor", "critical"), counts, strict=True))
+    )
+    result = class_drift.evaluate(window, small_reference, settings)
+    assert result.state == state
+    if method is not None:
+        assert result.evidence["drift_test"]["method"] == method
+    json.dumps(result.evidence, allow_nan=False)
+
+
+def test_firing_summary_names_the_classes_that_moved(small_reference, settings):
+    counts = {"undamaged": 1980, "minor": 600, "critical": 420}
+    result = class_drift.evaluate(make_window(n=3000, counts=counts), small_reference, settings)
+    assert result.summary.startswith("dock-3: class mix moved (JS 0.174 >= 0.1, jensenshannon")
+    assert "undamaged 66 % vs 85 %" in result.summary
+    assert result.evidence["js_distance"] == pytest.approx(0.1742, abs=1e-3)
+    assert result.report_html is not None
+
+
+def test_a_normal_hour_makes_no_evidently_call(small_reference, settings, monkeypatch):
+    monkeypatch.setattr(drift, "_run_report", lambda *a, **k: pytest.fail("Evidently called"))
+    counts = {"undamaged": 2540, "minor": 370, "critical": 90}
+    result = class_drift.evaluate(make_window(n=3000, counts=counts), small_reference, settings)
+    assert result.state == "ok"
+    assert "drift_test" not in result.evidence
+
+
+def test_skipped_without_a_reference_mix(settings):
+    window = make_window(n=3000, counts={"undamaged": 1000, "critical": 2000})
+    assert class_drift.evaluate(window, None, settings).state == "skipped"
