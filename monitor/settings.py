@@ -237,6 +237,32 @@ class Settings(BaseSettings):
         lt=1,
         description="Rise of the clipped-pixel fraction (dark or bright) lighting_drift fires on.",
     )
+    drift_control_sigmas: float = Field(
+        default=3.0,
+        ge=0,
+        description=(
+            "An hourly median must lie this many hour-to-hour SDs of the reference beyond its "
+            "mean to count as moved."
+        ),
+    )
+    drift_slow_min_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description=(
+            "A CUSUM alarm also needs this fraction of the abrupt threshold, so a sustained "
+            "harmless shift never fires."
+        ),
+    )
+    lens_veil_haze: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description=(
+            "Fraction of the luma range a haze veil must take (dark level lifted) for "
+            "lens_drift; half of it makes lighting_drift discount what the veil explains."
+        ),
+    )
     cusum_k: float = Field(
         default=0.5,
         ge=0,

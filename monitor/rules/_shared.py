@@ -1,9 +1,5 @@
 """What the rules share: labels and number formats for summaries, skipped results, the
-hour's sample, and a column's shift against the reference's hour-to-hour spread.
-
-Settings this module reads with a default (until they are declared in monitor/settings.py):
-drift_control_sigmas (3.0), drift_slow_min_fraction (0.5), lens_veil_haze (0.2).
-"""
+hour's sample, and a column's shift against the reference's hour-to-hour spread."""
 
 from __future__ import annotations
 
@@ -29,22 +25,6 @@ SD_FLOOR_FRACTION = 0.01
 # The SD of a sample median is about 1.2533 sigma / sqrt(n) (normal data); used only when
 # the reference carries no hourly spread for a column.
 MEDIAN_SE_FACTOR = 1.2533
-
-
-def control_sigmas(settings: Settings) -> float:
-    """How far (in hour-to-hour SDs) an hourly median must lie to count as moved."""
-    return float(getattr(settings, "drift_control_sigmas", 3.0))
-
-
-def slow_min_fraction(settings: Settings) -> float:
-    """A CUSUM alarm also needs this fraction of the abrupt threshold: a sustained but
-    harmless shift (0.05 SD) accumulates forever, a real slow fault grows."""
-    return float(getattr(settings, "drift_slow_min_fraction", 0.5))
-
-
-def veil_haze(settings: Settings) -> float:
-    """Fraction of the luma range a haze veil must take to count as a dirty lens."""
-    return float(getattr(settings, "lens_veil_haze", 0.2))
 
 
 def label(station_id: str | None) -> str:

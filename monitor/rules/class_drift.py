@@ -77,7 +77,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
             summary=f"{who}: class mix ok (JS {distance:.3f} < {threshold:g}){suffix}",
             evidence=evidence,
         )
-    score = sh.fmt_p(test.score) if test.method == "chisquare" else f"JS {test.score:.3f}"
+    confirmed = f"chi-square {sh.fmt_p(test.score)}" if test.method == "chisquare" else "Evidently"
     evidence["headline"] = f"class mix moved: {moves}"
     return RuleResult(
         rule=NAME,
@@ -85,8 +85,8 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         state="firing",
         severity="warning",
         summary=(
-            f"{who}: class mix moved (JS {distance:.3f} >= {threshold:g}, {test.method} "
-            f"{score}): {moves}{suffix}"
+            f"{who}: class mix moved (JS {distance:.3f} >= {threshold:g}, {confirmed} agrees): "
+            f"{moves}{suffix}"
         ),
         evidence=evidence,
         report_html=_report(window.counts, expected, settings, test),

@@ -87,11 +87,11 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         "fired_by": ["veil" if c == VEIL_COLUMN else c for c in fired],
         "thresholds": {
             "sharpness_drop": settings.lens_sharpness_drop,
-            "control_sigmas": sh.control_sigmas(settings),
-            "slow_min_drop": sh.slow_min_fraction(settings) * settings.lens_sharpness_drop,
+            "control_sigmas": settings.drift_control_sigmas,
+            "slow_min_drop": settings.drift_slow_min_fraction * settings.lens_sharpness_drop,
             "cusum_k": settings.cusum_k,
             "cusum_h": settings.cusum_h,
-            "veil_haze": sh.veil_haze(settings),
+            "veil_haze": settings.lens_veil_haze,
         },
     }
     who = sh.label(window.station_id)
@@ -123,8 +123,8 @@ def _focus_signal(shift: sh.Shift, settings: Settings) -> dict[str, Any]:
     change = shift.change
     drop = 0.0 if math.isnan(change) else -change  # NaN: a zero reference median
     limit = settings.lens_sharpness_drop
-    abrupt = drop >= limit and -shift.z >= sh.control_sigmas(settings)
-    slow = shift.cusum_down >= settings.cusum_h and drop >= sh.slow_min_fraction(settings) * limit
+    abrupt = drop >= limit and -shift.z >= settings.drift_control_sigmas
+    slow = shift.cusum_down >= settings.cusum_h and drop >= settings.drift_slow_min_fraction * limit
     return {**shift.as_evidence(), "drop": drop, "abrupt": bool(abrupt), "slow": bool(slow)}
 
 
@@ -134,8 +134,8 @@ def _veil_signal(window: Window, reference: Reference, settings: Settings) -> di
     if dark is None or bright is None:
         return None
     fit = drift.veil_fit(dark.centre, bright.centre, dark.median, bright.median)
-    lifted = dark.z >= sh.control_sigmas(settings) or dark.cusum_up >= settings.cusum_h
-    passes = fit.haze >= sh.veil_haze(settings) and fit.dark_lift > 0 and lifted
+    lifted = dark.z >= settings.drift_control_sigmas or dark.cusum_up >= settings.cusum_h
+    passes = fit.haze >= settings.lens_veil_haze and fit.dark_lift > 0 and lifted
     return {
         **dark.as_evidence(),
         "luma_p99_median": bright.median,

@@ -80,11 +80,11 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         "thresholds": {
             "brightness_shift": settings.lighting_brightness_shift,
             "clipping_increase": settings.lighting_clipping_increase,
-            "control_sigmas": sh.control_sigmas(settings),
-            "slow_min_shift": sh.slow_min_fraction(settings) * settings.lighting_brightness_shift,
+            "control_sigmas": settings.drift_control_sigmas,
+            "slow_min_shift": settings.drift_slow_min_fraction * settings.lighting_brightness_shift,
             "cusum_k": settings.cusum_k,
             "cusum_h": settings.cusum_h,
-            "veil_haze_attribution": sh.veil_haze(settings) / 2,
+            "veil_haze_attribution": settings.lens_veil_haze / 2,
         },
     }
     who = sh.label(window.station_id)
@@ -126,8 +126,8 @@ def _brightness_signal(
     bright = sh.measure_shift("luma_p99", window, reference, settings)
     if dark is not None and bright is not None:
         fit = drift.veil_fit(dark.centre, bright.centre, dark.median, bright.median)
-        lifted = dark.z >= sh.control_sigmas(settings) or dark.cusum_up >= settings.cusum_h
-        attributed = fit.haze >= sh.veil_haze(settings) / 2 and fit.dark_lift > 0 and lifted
+        lifted = dark.z >= settings.drift_control_sigmas or dark.cusum_up >= settings.cusum_h
+        attributed = fit.haze >= settings.lens_veil_haze / 2 and fit.dark_lift > 0 and lifted
         veil = {"attributed": bool(attributed), "haze": fit.haze, "dark_lift": fit.dark_lift}
         if attributed:
             predicted = fit.apply(shift.centre, dark.centre, dark.median)
@@ -136,9 +136,9 @@ def _brightness_signal(
 
     limit = settings.lighting_brightness_shift
     z = move / shift.sd
-    abrupt = abs(move) >= limit and abs(z) >= sh.control_sigmas(settings)
+    abrupt = abs(move) >= limit and abs(z) >= settings.drift_control_sigmas
     cusum = shift.cusum_up if move > 0 else shift.cusum_down
-    slow = cusum >= settings.cusum_h and abs(move) >= sh.slow_min_fraction(settings) * limit
+    slow = cusum >= settings.cusum_h and abs(move) >= settings.drift_slow_min_fraction * limit
     return {
         **shift.as_evidence(),
         "move": move,
@@ -195,9 +195,9 @@ def _ok_phrase(signals: dict[str, dict[str, Any]]) -> str:
     if "brightness" in signals:
         signal = signals["brightness"]
         delta = signal["median"] - signal["reference_median"]
-        words.append(f"brightness {delta:+.0f} levels")
+        words.append(f"brightness {round(delta):+d} levels")
         if signal["veil"]["attributed"]:
-            words.append(f"{signal['move']:+.0f} after the haze veil lens_drift judges")
+            words.append(f"{round(signal['move']):+d} after the haze veil lens_drift judges")
     for column, name in CLIPPING_COLUMNS.items():
         if column in signals:
             words.append(f"{name} {sh.pct(signals[column]['mean'], 1)}")

@@ -38,7 +38,7 @@ def test_decision_table(small_reference, settings, counts, state, method):
 def test_firing_summary_names_the_classes_that_moved(small_reference, settings):
     counts = {"undamaged": 1980, "minor": 600, "critical": 420}
     result = class_drift.evaluate(make_window(n=3000, counts=counts), small_reference, settings)
-    assert result.summary.startswith("dock-3: class mix moved (JS 0.174 >= 0.1, jensenshannon")
+    assert result.summary.startswith("dock-3: class mix moved (JS 0.174 >= 0.1, Evidently agrees)")
     assert "undamaged 66 % vs 85 %" in result.summary
     assert result.evidence["js_distance"] == pytest.approx(0.1742, abs=1e-3)
     assert result.report_html is not None

@@ -9,7 +9,6 @@ import pytest
 from rules_support import make_window
 
 from monitor.rules import lens_drift, lighting_drift
-from monitor.rules._shared import veil_haze
 
 # fault -> (lens_drift fires, lighting_drift fires)
 EXPECTED = {
@@ -53,7 +52,7 @@ def test_gamma_lifts_the_dark_level_without_reading_as_a_veil(
     window = make_window(photo_hours["gamma 0.7"])
     veil = lens_drift.evaluate(window, photo_reference, settings).evidence["signals"]["veil"]
     assert veil["dark_lift"] > 15  # the darks rose a lot...
-    assert veil["haze"] < veil_haze(settings) / 2  # ...but the range did not shrink
+    assert veil["haze"] < settings.lens_veil_haze / 2  # ...but the range did not shrink
 
 
 def test_a_smudge_is_seen_on_the_worst_tile_not_the_whole_frame(
