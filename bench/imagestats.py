@@ -32,6 +32,7 @@ from inference import frames, imagestats
 SIZES = [(224, 224), (1280, 960)]
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+BLOCK = 60  # calls of one function before the next takes its turn
 
 
 def make_frames(width: int, height: int) -> list[np.ndarray]:
@@ -103,18 +104,23 @@ def numpy_laplacian(luma: np.ndarray) -> np.ndarray:
     return p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * p[1:-1, 1:-1]
 
 
-def timed(fn: Callable[[object], object], items: list, n: int) -> np.ndarray:
-    """Microseconds of each of n calls, cycling through items (after one warm-up each)."""
-    for item in items:
-        fn(item)
-    samples = np.empty(n)
+def timed(fns: list[Callable[[object], object]], items: list, n: int) -> list[np.ndarray]:
+    """Microseconds of n calls of each function, cycling through items (after a warm-up).
+    The functions take turns in blocks of BLOCK calls: a neighbour's load on the machine falls
+    on all of them alike, while each block still runs as the function would in a loop."""
+    for fn in fns:
+        for item in items:
+            fn(item)
+    samples = np.empty((len(fns), n))
     clock = time.perf_counter_ns
-    for i in range(n):
-        item = items[i % len(items)]
-        started = clock()
-        fn(item)
-        samples[i] = (clock() - started) / 1000
-    return samples
+    for start in range(0, n, BLOCK):
+        for k, fn in enumerate(fns):
+            for i in range(start, min(start + BLOCK, n)):
+                item = items[i % len(items)]
+                started = clock()
+                fn(item)
+                samples[k, i] = (clock() - started) / 1000
+    return list(samples)
 
 
 def pcts(samples: np.ndarray) -> str:
@@ -137,13 +143,11 @@ def bench_size(width: int, height: int, n: int) -> None:
         f" {'p50':>8s} {'p95':>8s} {'p99':>8s}  | ratio"
     )
 
-    decode_cv = timed(frames.decode, jpegs, n)
-    decode_pil = timed(pillow_decode, jpegs, n)
+    decode_cv, decode_pil = timed([frames.decode, pillow_decode], jpegs, n)
     compare("decode JPEG (cv2 | Pillow)", decode_cv, decode_pil)
 
     # analyse(): the worker's call, model input + statistics; the baseline resizes too.
-    stats_cv = timed(imagestats.analyse, rgbs, n)
-    stats_np = timed(numpy_stats, rgbs, n)
+    stats_cv, stats_np = timed([imagestats.analyse, numpy_stats], rgbs, n)
     compare("stats incl. resize (| numpy)", stats_cv, stats_np)
     # Decode and statistics ran on the same frame sequence: frame i's path is their sum.
     compare("decode + stats", decode_cv + stats_cv, decode_pil + stats_np)
@@ -151,7 +155,7 @@ def bench_size(width: int, height: int, n: int) -> None:
     models = [frames.resize_for_model(rgb) for rgb in rgbs]
     reduced = [frames.reduce(rgb, 640) for rgb in rgbs]
     pairs = list(zip(models, reduced, strict=True))
-    resized_only = timed(lambda pair: imagestats.compute_resized(*pair), pairs, n)
+    (resized_only,) = timed([lambda pair: imagestats.compute_resized(*pair)], pairs, n)
     print(f"  {'stats only (compute_resized)':30s} {pcts(resized_only)}")
 
     if (width, height) == (224, 224):
@@ -178,11 +182,11 @@ def bench_size(width: int, height: int, n: int) -> None:
         "halve x2 + LINEAR (chosen)": frames.resize_for_model,
         "downscale (+ tile source)": lambda rgb: frames.downscale(rgb).model_input,
     }
-    for label, path in paths.items():
+    times = timed(list(paths.values()), rgbs, n)
+    for (label, path), samples in zip(paths.items(), times, strict=True):
         photo_db = psnr([path(rgb) for rgb in rgbs[: len(PHOTOS)]], [area(rgb) for rgb in rgbs])
         zone_db = psnr([path(zone)], [area(zone)])
-        times = pcts(timed(path, rgbs, n))
-        print(f"  {label:30s} {times}   PSNR {photo_db:5.1f} / {zone_db:5.1f} dB")
+        print(f"  {label:30s} {pcts(samples)}   PSNR {photo_db:5.1f} / {zone_db:5.1f} dB")
 
 
 def zone_plate(width: int, height: int) -> np.ndarray:
