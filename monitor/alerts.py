@@ -218,7 +218,7 @@ def _queue(
         "started_at": (started_at or hour).isoformat(),
         "resolved_at": resolved_at.isoformat() if resolved_at else None,
     }
-    for channel in settings.channels_for(result.rule):
+    for channel in settings.channels_for(result.rule, result.severity, result.station_id, event):
         conn.execute(
             insert(Notification)
             .values(alert_id=alert_id, channel=channel, event=event, hour=hour, payload=payload)

@@ -7,12 +7,21 @@ environment anywhere else. Every field carries its description, which the README
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,6 +39,33 @@ _DB_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 # The shipped default models (a source checkout; see models/README in the repository).
 _REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+CHANNEL_SETTING = {
+    "slack": "slack_webhook_url",
+    "pagerduty": "pagerduty_routing_key",
+    "opsgenie": "opsgenie_api_key",
+    "webhook": "webhook_url",
+}
+CHANNELS = tuple(CHANNEL_SETTING)
+
+
+class Route(BaseModel):
+    """One alert route: shell-style patterns (`*_drift`, `dock-*`) and the channels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str = "*"
+    severity: str = "*"
+    station: str = "*"
+    channels: list[str]
+
+    def matches(self, rule: str, severity: str, station: str | None) -> bool:
+        return (
+            fnmatch.fnmatchcase(rule, self.rule)
+            and fnmatch.fnmatchcase(severity, self.severity)
+            and fnmatch.fnmatchcase(station or "*", self.station)
+        )
 
 
 def _default_data_dir() -> Path:
@@ -290,15 +326,70 @@ class Settings(BaseSettings):
     repeat_interval_hours: int = Field(
         default=4, ge=1, description="Re-notify a still-firing alert after this many hours."
     )
-    alert_routes: dict[str, list[str]] = Field(
-        default_factory=lambda: {"*": ["default"]},
-        description=(
-            'Channels each rule notifies, JSON: {"critical_rate": ["pagerduty", "slack"], '
-            '"*": ["slack"]}; "*" is every other rule.'
-        ),
-    )
     resolve_after_ok_hours: int = Field(
         default=2, ge=1, description="Hours a firing alert must be ok in a row to resolve."
+    )
+
+    # -- alert delivery ---------------------------------------------------------------
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL (secret); unset: no Slack."
+    )
+    slack_send_resolved: bool = Field(
+        default=False, description="Also post to Slack when an alert resolves."
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="PagerDuty Events API v2 routing key (secret)."
+    )
+    pagerduty_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 endpoint.",
+    )
+    opsgenie_api_key: SecretStr | None = Field(
+        default=None, description="Opsgenie API key (secret), sent as `GenieKey`."
+    )
+    opsgenie_api_url: str = Field(
+        default="https://api.opsgenie.com",
+        description=(
+            "Opsgenie API base URL (EU: https://api.eu.opsgenie.com; or the Jira Service "
+            "Management equivalent after Opsgenie's end of life)."
+        ),
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None, description="URL that gets Alertmanager-format JSON (secret)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs webhook bodies the Standard Webhooks way (whsec_... or any string).",
+    )
+    alert_routes: list[Route] = Field(
+        default_factory=list,
+        description=(
+            'Which channels each alert goes to, JSON: [{"rule": "critical_rate", "channels": '
+            '["pagerduty", "slack"]}, {"rule": "*_drift", "station": "dock-*", "channels": '
+            '["slack"]}]; first match wins; empty: every configured channel.'
+        ),
+    )
+    dashboard_url: str | None = Field(
+        default=None, description="Base URL of the dashboard, for links in notifications."
+    )
+    site_name: str = Field(default="site", description="This site's name (PagerDuty group).")
+    notify_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one delivery attempt."
+    )
+    notify_max_attempts: int = Field(
+        default=12, ge=1, description="Attempts before a notification is marked failed."
+    )
+    notify_max_age_hours: float = Field(
+        default=24.0, gt=0, description="Age after which an undelivered notification fails."
+    )
+    notify_backoff_initial_s: float = Field(
+        default=5.0, gt=0, description="Wait before the first retry (doubles, with jitter)."
+    )
+    notify_backoff_max_s: float = Field(
+        default=1800.0, gt=0, description="Longest wait between retries."
+    )
+    dispatch_interval_s: int = Field(
+        default=60, ge=1, description="How often the monitor drains the notification outbox."
     )
 
     @field_validator("database_url")
@@ -307,6 +398,58 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith(_DB_SCHEMES):
             raise ValueError("expected a URL of the form postgresql://user:password@host:port/db")
         return value
+
+    @field_validator("slack_webhook_url", "webhook_url")
+    @classmethod
+    def _check_secret_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("pagerduty_url", "opsgenie_api_url", "dashboard_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("alert_routes")
+    @classmethod
+    def _check_routes(cls, routes: list[Route], info: ValidationInfo) -> list[Route]:
+        # The receivers are declared before the routes, so info.data holds them.
+        configured = {c for c, setting in CHANNEL_SETTING.items() if info.data.get(setting)}
+        for route in routes:
+            for channel in route.channels:
+                if channel not in CHANNELS:
+                    raise ValueError(
+                        f"route channel {channel!r} unknown; expected one of {', '.join(CHANNELS)}"
+                    )
+                if channel not in configured:
+                    raise ValueError(
+                        f"route channel {channel!r} has no receiver configured (set "
+                        f"{ENV_PREFIX}{CHANNEL_SETTING[channel].upper()})"
+                    )
+        return routes
+
+    @property
+    def configured_channels(self) -> list[str]:
+        """Channels with a receiver configured."""
+        return [name for name, setting in CHANNEL_SETTING.items() if getattr(self, setting)]
+
+    def channels_for(
+        self, rule: str, severity: str, station: str | None, event: str = "trigger"
+    ) -> list[str]:
+        """The configured channels an alert notification goes to (first matching route;
+        no routes: all). Slack gets resolves only with slack_send_resolved."""
+        configured = self.configured_channels
+        channels = configured
+        for route in self.alert_routes:
+            if route.matches(rule, severity, station):
+                channels = [c for c in route.channels if c in configured]
+                break
+        if event == "resolve" and not self.slack_send_resolved:
+            channels = [c for c in channels if c != "slack"]
+        return channels
 
     @field_validator("divert_url")
     @classmethod
@@ -322,9 +465,6 @@ class Settings(BaseSettings):
     @property
     def effective_reports_dir(self) -> Path:
         return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
-
-    def channels_for(self, rule: str) -> list[str]:
-        return self.alert_routes.get(rule, self.alert_routes.get("*", []))
 
     def critical_threshold_for(self, station_id: str | None) -> float:
         if station_id is None:

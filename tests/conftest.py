@@ -104,6 +104,8 @@ def settings(tmp_path: Path, db_url: URL) -> Settings:
         log_retry_initial_s=0.05,
         log_retry_max_s=0.5,
         log_batch_max_age_ms=20,
+        # One configured channel, so the alert manager queues notifications.
+        webhook_url="http://127.0.0.1:9/beltwatch-test",
     )
 
 
@@ -156,4 +158,6 @@ def module_settings(tmp_path_factory: pytest.TempPathFactory, module_db) -> Sett
         log_retry_initial_s=0.05,
         log_retry_max_s=0.5,
         log_batch_max_age_ms=20,
+        # One configured channel, so the alert manager queues notifications.
+        webhook_url="http://127.0.0.1:9/beltwatch-test",
     )

@@ -1,0 +1,215 @@
+"""The dispatcher: delivers outbox rows (`notifications`) through the notifiers.
+
+Each row is claimed in its own short transaction with `FOR UPDATE SKIP LOCKED`, so any
+number of dispatchers can run at once and none sends a row another holds. The row lock is
+held while the one HTTP attempt is made, and the verdict is written in the same
+transaction:
+
+- delivered: `delivered`; retry: `next_attempt_at` moves out by exponential backoff with
+  jitter, or by the receiver's Retry-After if longer; give up, too many attempts, or too
+  old: `failed`, with the reason kept in `last_error` (the dashboard shows failed rows).
+- A crash between the HTTP call and the commit leaves the row pending: it is sent again
+  with the same dedup key / webhook-id, so the receiver deduplicates it. (Slack has no
+  idempotency key: there a crash at that instant can post twice.)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from prometheus_client import Counter as PromCounter
+from sqlalchemy import Connection, Engine, RowMapping, text
+
+from monitor.notifiers.base import Delivery, Message, Notifier, Outcome, Reason
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SENT = PromCounter(
+    "beltwatch_notifications",
+    "Delivery attempts of outbox rows, by channel, outcome and reason",
+    ["channel", "outcome", "reason"],
+)
+
+_CLAIM = text(
+    "SELECT id, alert_id, channel, event, payload, attempts, created_at FROM notifications "
+    "WHERE status = 'pending' AND next_attempt_at <= :now "
+    "ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+)
+
+
+@dataclass
+class DispatchStats:
+    """What one pass did: counts by final state of the rows it touched."""
+
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    by_reason: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.retrying + self.failed
+
+
+def backoff_s(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
+    """Wait after the `attempts`-th failed attempt: doubling from the initial wait, capped,
+    with jitter (x0.5 to x1), so dispatchers retrying together spread out."""
+    base = min(
+        settings.notify_backoff_initial_s * 2 ** (attempts - 1), settings.notify_backoff_max_s
+    )
+    return base * (rng or random).uniform(0.5, 1.0)
+
+
+class Dispatcher:
+    """Drains the outbox; safe to run in several processes at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        notifiers: dict[str, Notifier],
+        settings: Settings,
+        *,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.notifiers = notifiers
+        self.settings = settings
+        self.clock = clock
+        self._client = client or httpx.Client(timeout=settings.notify_timeout_s)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def run_once(self, *, limit: int = 1000) -> DispatchStats:
+        """Deliver what is due now (at most `limit` rows); return what happened."""
+        stats = DispatchStats()
+        for _ in range(limit):
+            with self.engine.begin() as conn:
+                row = conn.execute(_CLAIM, {"now": self.clock()}).mappings().one_or_none()
+                if row is None:
+                    break
+                self._deliver(conn, row, stats)
+        if stats.attempted:
+            log.info(
+                "dispatcher: %d delivered, %d to retry, %d failed",
+                stats.delivered,
+                stats.retrying,
+                stats.failed,
+            )
+        return stats
+
+    def _deliver(self, conn: Connection, row: RowMapping, stats: DispatchStats) -> None:
+        now = self.clock()
+        attempts = row["attempts"] + 1
+        notifier = self.notifiers.get(row["channel"])
+        if notifier is None:
+            self._fail(
+                conn,
+                row["id"],
+                attempts,
+                f"no receiver configured for channel {row['channel']!r}",
+                stats,
+                reason="no_receiver",
+            )
+            return
+        if now - row["created_at"] > timedelta(hours=self.settings.notify_max_age_hours):
+            self._fail(
+                conn,
+                row["id"],
+                row["attempts"],
+                f"gave up: older than {self.settings.notify_max_age_hours} h",
+                stats,
+                reason="too_old",
+            )
+            return
+        message = Message(
+            notification_id=row["id"],
+            alert_id=row["alert_id"],
+            channel=row["channel"],
+            event=row["event"],
+            payload=row["payload"],
+            created_at=row["created_at"],
+        )
+        delivery = _attempt(notifier, message, self._client)
+        SENT.labels(row["channel"], delivery.outcome.value, delivery.reason.value).inc()
+        stats.by_reason[delivery.reason.value] += 1
+        if delivery.delivered:
+            conn.execute(
+                text(
+                    "UPDATE notifications SET status = 'delivered', delivered_at = :now, "
+                    "attempts = :attempts, last_error = NULL WHERE id = :id"
+                ),
+                {"now": now, "attempts": attempts, "id": row["id"]},
+            )
+            stats.delivered += 1
+            return
+        error = _describe(delivery)
+        if delivery.outcome is Outcome.GIVE_UP or attempts >= self.settings.notify_max_attempts:
+            why = (
+                error
+                if delivery.outcome is Outcome.GIVE_UP
+                else f"{error} (after {attempts} attempts)"
+            )
+            self._fail(conn, row["id"], attempts, why, stats)
+            return
+        wait = max(backoff_s(attempts, self.settings), delivery.retry_after_s or 0.0)
+        conn.execute(
+            text(
+                "UPDATE notifications SET attempts = :attempts, last_error = :error, "
+                "next_attempt_at = :next WHERE id = :id"
+            ),
+            {
+                "attempts": attempts,
+                "error": error,
+                "next": now + timedelta(seconds=wait),
+                "id": row["id"],
+            },
+        )
+        log.warning(
+            "notification %d to %s: %s; retry in %.0f s", row["id"], row["channel"], error, wait
+        )
+        stats.retrying += 1
+
+    def _fail(
+        self,
+        conn: Connection,
+        row_id: int,
+        attempts: int,
+        error: str,
+        stats: DispatchStats,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        conn.execute(
+            text(
+                "UPDATE notifications SET status = 'failed', attempts = :attempts, "
+                "last_error = :error WHERE id = :id"
+            ),
+            {"attempts": attempts, "error": error, "id": row_id},
+        )
+        if reason:
+            stats.by_reason[reason] += 1
+        log.error("notification %d failed: %s", row_id, error)
+        stats.failed += 1
+
+
+def _attempt(notifier: Notifier, message: Message, client: httpx.Client) -> Delivery:
+    """One attempt; a notifier bug is a retry with its type named, never a crash."""
+    try:
+        return notifier.send(message, client)
+    except Exception as error:  # the edge: count, log, keep going
+        log.exception("notifier %s raised", notifier.name)
+        return Delivery(Outcome.RETRY, Reason.UNEXPECTED, detail=f"{type(error).__name__}")
+
+
+def _describe(delivery: Delivery) -> str:
+    status = f"HTTP {delivery.status_code}: " if delivery.status_code else ""
+    return f"{delivery.reason.value}: {status}{delivery.detail}".strip().rstrip(":")
