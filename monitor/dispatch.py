@@ -211,5 +211,6 @@ def _attempt(notifier: Notifier, message: Message, client: httpx.Client) -> Deli
 
 
 def _describe(delivery: Delivery) -> str:
-    status = f"HTTP {delivery.status_code}: " if delivery.status_code else ""
-    return f"{delivery.reason.value}: {status}{delivery.detail}".strip().rstrip(":")
+    return (
+        f"{delivery.reason.value}: {delivery.detail}" if delivery.detail else delivery.reason.value
+    )

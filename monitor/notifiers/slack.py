@@ -1,0 +1,220 @@
+"""Slack incoming webhook: one Block Kit message per notification, within Slack's limits.
+
+The webhook URL is Slack's credential (whoever holds it can post to the channel), so it is
+a SecretStr that never reaches a log line or an error. Slack answers 200 with the body
+"ok"; 400 (invalid_payload), 403 (action_prohibited), 404 (channel_not_found) and 410
+(channel_is_archived) are permanent; 429 carries Retry-After (about one message a second
+per channel). Incoming webhooks take no idempotency key: a retry after a timeout can post
+twice. Resolves go out only with send_resolved (Alertmanager's default is not to send them).
+
+Block Kit limits (docs.slack.dev, reference/block-kit/blocks): 50 blocks a message; a
+header's plain_text 150 characters; section text 3000; at most 10 fields of 2000 each; a
+context block at most 10 elements. `text` is always sent: notifications show it. In mrkdwn
+&, < and > are control characters and are escaped, so no station name can @-mention.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from monitor.notifiers._http import (
+    JSON_HEADERS,
+    check_secret,
+    check_timeout,
+    check_url,
+    dashboard_link,
+    dumps,
+    excerpt,
+    flatten,
+    guard_httpx_logging,
+    human_time,
+    json_body,
+    lasted,
+    logged,
+    post,
+    station,
+    summary_of,
+    truncate,
+    unrenderable,
+    url_secrets,
+    verdict,
+    width,
+)
+from monitor.notifiers.base import Delivery, Message, Outcome, Reason
+
+log = logging.getLogger(__name__)
+
+HEADER_MAX = 150
+SECTION_MAX = 3000
+FIELD_MAX = 2000
+FIELDS_MAX = 10
+CONTEXT_MAX = 10
+BLOCKS_MAX = 50
+TEXT_MAX = 3000  # Slack keeps 40,000; a notification needs far less
+_ICONS = {
+    "critical": ":red_circle:",
+    "warning": ":large_orange_circle:",
+    "info": ":large_blue_circle:",
+}
+# Evidence shown elsewhere in the message, not as a field.
+_NOT_FIELDS = {"headline", "provisional_reference"}
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """One Slack channel's incoming webhook."""
+
+    webhook_url: SecretStr
+    send_resolved: bool = False
+    dashboard_url: str | None = None
+    timeout_s: float | None = None  # None: the client's timeout
+
+    def __post_init__(self) -> None:
+        url = check_secret(
+            "slack_webhook_url",
+            self.webhook_url,
+            "the incoming-webhook URL Slack gave you (https://hooks.slack.com/services/...)",
+        )
+        check_url("slack_webhook_url", url, secret=True)
+        object.__setattr__(self, "webhook_url", url)
+        if self.dashboard_url is not None:
+            check_url("dashboard_url", self.dashboard_url, secret=False, https_only=False)
+        check_timeout("slack_timeout_s", self.timeout_s)
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str, limit: int) -> str:
+    """`text` escaped for mrkdwn and cut to `limit` after escaping (never inside an entity)."""
+    escaped, budget = escape(text), limit
+    while width(escaped) > limit:
+        budget -= width(escaped) - limit
+        escaped = escape(truncate(text, budget))
+    return escaped
+
+
+def render(message: Message, config: SlackConfig) -> dict[str, Any]:
+    """The webhook body: {text, blocks} (header, summary, evidence fields, context, link)."""
+    payload = message.payload
+    who, rule = station(payload), str(payload.get("rule", "unknown rule"))
+    severity = str(payload.get("severity", "warning"))
+    summary = summary_of(payload)
+    link = dashboard_link(config.dashboard_url, message)
+    started = human_time(payload.get("started_at"))
+
+    if message.event == "resolve":
+        took = lasted(payload)
+        title = f":white_check_mark: RESOLVED · {truncate(who, 60)} · {rule}"
+        body = f"*Resolved* after {took}. It was: {summary}" if took else f"*Resolved.* {summary}"
+        fallback = f"RESOLVED after {took}: {summary}" if took else f"RESOLVED: {summary}"
+    else:
+        icon = _ICONS.get(severity, ":white_circle:")
+        state = {"repeat": " (still firing)", "test": " (test)"}.get(message.event, "")
+        title = f"{icon} {severity.upper()}{state} · {truncate(who, 60)} · {rule}"
+        body = summary if message.event != "repeat" else f"{summary}\n_Firing since {started}._"
+        fallback = f"{severity.upper()}{state}: {summary}"
+
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(title, HEADER_MAX), "emoji": True},
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(body, SECTION_MAX)}},
+    ]
+    fields = [] if message.event == "resolve" else _fields(payload.get("evidence"), link)
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    blocks.append({"type": "context", "elements": _context(message, started)})
+    if link and width(link) < SECTION_MAX - 50:
+        text = f"<{escape(link)}|Open this alert in the beltwatch dashboard>"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    return {"text": mrkdwn(fallback, TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
+
+
+def _fields(evidence: Any, link: str | None) -> list[dict[str, str]]:
+    """The evidence numbers as at most 10 two-column fields; the last one counts the rest."""
+    if not isinstance(evidence, dict):
+        return []
+    pairs = [(k, v) for k, v in flatten(evidence) if k.split(".")[0] not in _NOT_FIELDS]
+    if len(pairs) > FIELDS_MAX:
+        rest = len(pairs) - (FIELDS_MAX - 1)
+        where = " in the dashboard" if link else ""
+        pairs = [*pairs[: FIELDS_MAX - 1], ("more evidence", f"{rest} more values{where}")]
+    return [
+        {"type": "mrkdwn", "text": mrkdwn(f"*{truncate(key, 200)}*\n{value}", FIELD_MAX)}
+        for key, value in pairs
+    ]
+
+
+def _context(message: Message, started: str) -> list[dict[str, str]]:
+    payload = message.payload
+    lines = [
+        f"rule `{payload.get('rule', '?')}`",
+        f"fingerprint `{payload.get('fingerprint', '?')}`",
+        f"started {started}",
+    ]
+    if message.event == "resolve":
+        lines.append(f"resolved {human_time(payload.get('resolved_at'))}")
+    evidence = payload.get("evidence")
+    if isinstance(evidence, dict) and evidence.get("provisional_reference"):
+        lines.append(":warning: judged against a provisional reference")
+    return [{"type": "mrkdwn", "text": mrkdwn(line, FIELD_MAX)} for line in lines[:CONTEXT_MAX]]
+
+
+class SlackNotifier:
+    """Posts Block Kit messages to one Slack incoming webhook."""
+
+    def __init__(
+        self, config: SlackConfig, *, name: str = "slack", clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self.name = name
+        self.sends_resolved = config.send_resolved
+        self._clock = clock
+        self._secrets = url_secrets(config.webhook_url.get_secret_value())
+        guard_httpx_logging()
+
+    def send(self, message: Message, client: httpx.Client) -> Delivery:
+        """One POST of the rendered message; the verdict of Slack's answer."""
+        try:
+            body = dumps(render(message, self.config))
+        except (KeyError, TypeError, ValueError) as exc:
+            return logged(log, self.name, message, unrenderable(exc))
+        url = self.config.webhook_url.get_secret_value()
+        result = post(
+            client,
+            url,
+            body,
+            headers=JSON_HEADERS,
+            timeout=self.config.timeout_s,
+            secrets=self._secrets,
+        )
+        if isinstance(result, Delivery):
+            return logged(log, self.name, message, result)
+        return logged(log, self.name, message, self._verdict(result))
+
+    def _verdict(self, response: httpx.Response) -> Delivery:
+        text = response.text.strip()
+        said = excerpt(text, self._secrets)
+        if response.is_success:
+            if text in ("", "ok"):
+                return verdict(response, self._clock)
+            data = json_body(response)
+            if data.get("ok") is False:  # an API-style answer from a proxy or a Slack app
+                error = excerpt(str(data.get("error", "")), self._secrets)
+                override = (Outcome.GIVE_UP, Reason.REJECTED)
+                return verdict(response, self._clock, detail=f"slack: {error}", override=override)
+            # Slack took the request: retrying could post the message twice.
+            return verdict(response, self._clock, detail=f"slack: unexpected answer {said!r}")
+        return verdict(
+            response, self._clock, detail=f"slack: {response.status_code} {said}".strip()
+        )

@@ -1,0 +1,234 @@
+"""Generic webhook: Prometheus Alertmanager's webhook body (version "4"), so receivers
+written for Alertmanager work unchanged, signed the Standard Webhooks way when a secret
+is set.
+
+The body is Alertmanager's (notify/webhook: template data plus version, groupKey and
+truncatedAlerts): {version, groupKey, truncatedAlerts, status, receiver, groupLabels,
+commonLabels, commonAnnotations, externalURL, alerts: [{status, labels, annotations,
+startsAt, endsAt, generatorURL, fingerprint}]}, one alert per message. groupKey is the
+episode's dedup key and fingerprint beltwatch's (rule:station): both stay the same from
+trigger through repeats to resolve. endsAt is "0001-01-01T00:00:00Z" while firing.
+Labels and annotations are strings, as in Alertmanager.
+
+Signing (Standard Webhooks 1.0.0): webhook-id (the message's idempotency key, the same on
+every retry), webhook-timestamp (unix seconds of this attempt) and webhook-signature =
+"v1," + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")) over the exact bytes sent.
+A secret "whsec_<base64>" is the spec's own form: the key is the decoded bytes (the spec
+asks for at least 24). Any other secret is used as its UTF-8 bytes, for receivers that
+share a plain secret. webhook-id and webhook-timestamp go out even unsigned, so a
+receiver can drop a retry it has already processed.
+
+Answers: 2xx delivered; 410 means the receiver wants no more; 429 and 5xx retry (honouring
+Retry-After); redirects are not followed (point the URL at the new place instead).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from monitor.notifiers._http import (
+    JSON_HEADERS,
+    NotifierConfigError,
+    bounded_evidence,
+    check_secret,
+    check_text,
+    check_timeout,
+    check_url,
+    dashboard_link,
+    dumps,
+    excerpt,
+    flatten,
+    guard_httpx_logging,
+    lasted,
+    logged,
+    post,
+    rfc3339,
+    station,
+    summary_of,
+    unrenderable,
+    url_secrets,
+    verdict,
+)
+from monitor.notifiers.base import Delivery, Message
+
+log = logging.getLogger(__name__)
+
+ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: Alertmanager's endsAt while firing
+SECRET_PREFIX = "whsec_"
+SECRET_MIN_BYTES = 24
+EVIDENCE_MAX_BYTES = 16_000  # the evidence annotation (JSON); receivers keep labels small
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """One webhook endpoint."""
+
+    url: SecretStr  # a URL often carries a token: treated as a secret
+    secret: SecretStr | None = None
+    receiver: str = "beltwatch"
+    dashboard_url: str | None = None
+    timeout_s: float | None = None  # None: the client's timeout
+
+    def __post_init__(self) -> None:
+        url = check_secret("webhook_url", self.url, "the receiver's http:// or https:// URL")
+        check_url("webhook_url", url, secret=True, https_only=False)
+        object.__setattr__(self, "url", url)
+        if self.secret is not None:
+            secret = check_secret("webhook_secret", self.secret, "a shared signing secret")
+            object.__setattr__(self, "secret", secret)
+            signing_key(secret)  # a malformed whsec_ secret fails here, not at the first send
+        check_text("webhook_receiver", self.receiver)
+        if self.dashboard_url is not None:
+            check_url("dashboard_url", self.dashboard_url, secret=False, https_only=False)
+        check_timeout("webhook_timeout_s", self.timeout_s)
+
+
+def signing_key(secret: SecretStr) -> bytes:
+    """The HMAC key: the decoded bytes of a whsec_ secret, else the secret's UTF-8 bytes."""
+    raw = secret.get_secret_value()
+    if not raw.startswith(SECRET_PREFIX):
+        return raw.encode("utf-8")
+    try:
+        key = base64.b64decode(raw[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise NotifierConfigError(
+            "webhook_secret", f"a secret starting {SECRET_PREFIX} must be base64 after the prefix"
+        ) from None
+    if len(key) < SECRET_MIN_BYTES:
+        raise NotifierConfigError(
+            "webhook_secret",
+            f"a {SECRET_PREFIX} secret must decode to at least {SECRET_MIN_BYTES} bytes "
+            f"(this one has {len(key)})",
+        )
+    return key
+
+
+def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header: "v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"."""
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode("ascii")
+
+
+def signature_headers(
+    key: bytes | None, msg_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
+    if key is not None:
+        headers["webhook-signature"] = sign(key, msg_id, timestamp, body)
+    return headers
+
+
+def render(message: Message, config: WebhookConfig) -> dict[str, Any]:
+    """The Alertmanager webhook body (version "4") carrying this one alert."""
+    payload = message.payload
+    resolved = message.event == "resolve"
+    status = "resolved" if resolved else "firing"
+    rule, who = str(payload.get("rule", "")), station(payload)
+    fingerprint = str(payload.get("fingerprint", ""))
+    labels = {
+        "alertname": rule,
+        "station": who,
+        "severity": str(payload.get("severity", "")),
+        "fingerprint": fingerprint,
+    }
+    link = dashboard_link(config.dashboard_url, message)
+    alert = {
+        "status": status,
+        "labels": labels,
+        "annotations": _annotations(message),
+        "startsAt": rfc3339(payload.get("started_at")) or rfc3339(message.created_at),
+        "endsAt": (rfc3339(payload.get("resolved_at")) or rfc3339(message.created_at))
+        if resolved
+        else ZERO_TIME,
+        "generatorURL": link or "",
+        "fingerprint": fingerprint,
+    }
+    return {
+        "version": "4",
+        "groupKey": message.dedup_key,
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": config.receiver,
+        "groupLabels": {"alertname": rule, "station": who},
+        "commonLabels": dict(labels),
+        "commonAnnotations": dict(alert["annotations"]),
+        "externalURL": config.dashboard_url or "",
+        "alerts": [alert],
+    }
+
+
+def _annotations(message: Message) -> dict[str, str]:
+    payload = message.payload
+    evidence = payload.get("evidence")
+    evidence = evidence if isinstance(evidence, dict) else {}
+    annotations = {
+        "summary": summary_of(payload),
+        "description": "\n".join(f"{key}: {value}" for key, value in flatten(evidence)),
+        "evidence": dumps(bounded_evidence(evidence, EVIDENCE_MAX_BYTES)).decode("utf-8"),
+        "event": message.event,
+        "alert_id": str(message.alert_id),
+        "hour": str(payload.get("hour") or ""),
+    }
+    if evidence.get("provisional_reference"):
+        annotations["provisional_reference"] = "true"
+    if message.event == "resolve" and (took := lasted(payload)):
+        annotations["duration"] = took
+    return annotations
+
+
+class WebhookNotifier:
+    """POSTs Alertmanager-style JSON to one URL, signed when a secret is set."""
+
+    sends_resolved = True
+
+    def __init__(
+        self,
+        config: WebhookConfig,
+        *,
+        name: str = "webhook",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.name = name
+        self._clock = clock
+        self._key = signing_key(config.secret) if config.secret is not None else None
+        secret = config.secret.get_secret_value() if config.secret is not None else ""
+        self._secrets = (*url_secrets(config.url.get_secret_value()), secret)
+        guard_httpx_logging()
+
+    def send(self, message: Message, client: httpx.Client) -> Delivery:
+        """One signed POST; the verdict of the receiver's answer."""
+        try:
+            body = dumps(render(message, self.config))
+        except (KeyError, TypeError, ValueError) as exc:
+            return logged(log, self.name, message, unrenderable(exc))
+        stamp = int(self._clock())
+        headers = {
+            **JSON_HEADERS,
+            **signature_headers(self._key, message.idempotency_key, stamp, body),
+        }
+        result = post(
+            client,
+            self.config.url.get_secret_value(),
+            body,
+            headers=headers,
+            timeout=self.config.timeout_s,
+            secrets=self._secrets,
+        )
+        if isinstance(result, Delivery):
+            return logged(log, self.name, message, result)
+        detail = "" if result.is_success else f"webhook: {result.status_code}"
+        if detail and result.text.strip():
+            detail += f" {excerpt(result.text, self._secrets)}"
+        return logged(log, self.name, message, verdict(result, self._clock, detail=detail))

@@ -1,0 +1,180 @@
+"""The helpers every notifier shares: statuses, Retry-After, safe truncation, redaction."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+
+import httpx
+import pytest
+from notifiers_support import message
+
+from monitor.notifiers._http import (
+    bounded_key,
+    check_url,
+    classify,
+    dashboard_link,
+    flatten,
+    guard_httpx_logging,
+    lasted,
+    parse_retry_after,
+    redact,
+    truncate,
+    width,
+)
+from monitor.notifiers.base import Outcome, Reason
+
+NOW = 1_795_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        (200, (Outcome.DELIVERED, Reason.OK)),
+        (202, (Outcome.DELIVERED, Reason.OK)),
+        (204, (Outcome.DELIVERED, Reason.OK)),
+        (304, (Outcome.GIVE_UP, Reason.UNEXPECTED)),
+        (400, (Outcome.GIVE_UP, Reason.REJECTED)),
+        (401, (Outcome.GIVE_UP, Reason.AUTH)),
+        (403, (Outcome.GIVE_UP, Reason.AUTH)),
+        (404, (Outcome.GIVE_UP, Reason.NOT_FOUND)),
+        (408, (Outcome.RETRY, Reason.TIMEOUT)),
+        (409, (Outcome.GIVE_UP, Reason.UNEXPECTED)),
+        (410, (Outcome.GIVE_UP, Reason.NOT_FOUND)),
+        (422, (Outcome.GIVE_UP, Reason.REJECTED)),
+        (429, (Outcome.RETRY, Reason.RATE_LIMITED)),
+        (500, (Outcome.RETRY, Reason.SERVER_ERROR)),
+        (503, (Outcome.RETRY, Reason.SERVER_ERROR)),
+        (504, (Outcome.RETRY, Reason.SERVER_ERROR)),
+    ],
+)
+def test_status_to_verdict(status, verdict):
+    assert classify(status) == verdict
+
+
+@pytest.mark.parametrize(
+    ("value", "date", "expected"),
+    [
+        ("120", None, 120.0),
+        ("0", None, 0.0),
+        (email.utils.formatdate(NOW + 90, usegmt=True), None, 90.0),
+        # Measured against the response's own Date: a skewed local clock does not matter.
+        (
+            email.utils.formatdate(NOW + 90, usegmt=True),
+            email.utils.formatdate(NOW + 30, usegmt=True),
+            60.0,
+        ),
+        (email.utils.formatdate(NOW - 90, usegmt=True), None, 0.0),  # already past
+        ("-5", None, None),
+        ("soon", None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date(value, date, expected):
+    assert parse_retry_after(value, NOW, date) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("exactly ten", 11, "exactly ten"),
+        ("a long sentence here", 10, "a long se…"),
+        ("éééééééééé", 5, "éééé…"),
+        ("📷📷📷📷", 5, "📷📷…"),  # each camera is 2 UTF-16 units
+        ("ab👩\u200d👩\u200d👧xyz", 6, "ab…"),  # a ZWJ family is not split
+        ("abe\u0301e\u0301e\u0301", 5, "abe\u0301…"),  # nor a letter from its accent
+        ("ab🇩🇪🇫🇷", 7, "ab🇩🇪…"),  # nor a flag's pair of regional indicators
+    ],
+)
+def test_truncate_cuts_between_whole_characters_and_marks_the_cut(text, limit, expected):
+    cut = truncate(text, limit)
+    assert cut == expected
+    assert width(cut) <= limit
+    cut.encode("utf-8")  # strict: no lone surrogate, nothing half a character
+
+
+def test_bounded_keys_are_unique_and_stable():
+    long = "beltwatch/" + "x" * 600
+    assert bounded_key("short", 255) == "short"
+    assert bounded_key(long + "1", 255) == bounded_key(long + "1", 255)
+    assert bounded_key(long + "1", 255) != bounded_key(long + "2", 255)
+    assert len(bounded_key(long, 255)) == 255
+
+
+def test_flatten_joins_short_lists_walks_nesting_and_skips_huge_lists():
+    evidence = {
+        "n": 300,
+        "signals": {"sharpness": {"shift_sd": -4.25, "drift_test": {"drifted": True}}},
+        "ci95": [0.07, 0.2],
+        "also": [{"rule": "lens_drift"}],
+        "sample": list(range(500)),
+        "missing": None,
+    }
+    assert flatten(evidence) == [
+        ("n", "300"),
+        ("signals.sharpness.shift_sd", "-4.25"),
+        ("signals.sharpness.drift_test.drifted", "yes"),
+        ("ci95", "0.07, 0.2"),
+        ("also.0.rule", "lens_drift"),
+        ("missing", "none"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("started", "resolved", "expected"),
+    [
+        ("2026-11-25T03:00:00+00:00", "2026-11-25T06:00:00+00:00", "3 h"),
+        ("2026-11-24T02:00:00+00:00", "2026-11-25T06:30:00+00:00", "1 d 4 h 30 min"),
+        ("2026-11-25T03:00:00+00:00", "2026-11-25T03:00:00+00:00", "under a minute"),
+        ("2026-11-25T03:00:00+00:00", None, None),
+        ("2026-11-25T06:00:00+00:00", "2026-11-25T03:00:00+00:00", None),
+    ],
+)
+def test_lasted(started, resolved, expected):
+    assert lasted({"started_at": started, "resolved_at": resolved}) == expected
+
+
+def test_dashboard_link_keeps_an_existing_query():
+    link = dashboard_link("https://bw.example/d/alerts?org=2", message())
+    assert link == "https://bw.example/d/alerts?org=2&alert=42&fingerprint=critical_rate%3Acam-3"
+    assert dashboard_link(None, message()) is None
+
+
+def test_redact_removes_urls_secrets_and_their_encoded_forms():
+    text = "failed https://hooks.slack.com/services/T/B/tok for key k3y/+= (k3y%2F%2B%3D)"
+    assert redact(text, ["k3y/+="]) == "failed <url> for key <redacted> (<redacted>)"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://hooks.slack.com/services/T/B/X", True),
+        ("http://localhost:8080/x", True),
+        ("http://127.0.0.1/x", True),
+        ("http://[::1]:9/x", True),
+        ("http://hooks.slack.com/services/T/B/X", False),
+        ("https://", False),
+        ("https://host:notaport/x", False),
+        (" https://host/x", False),
+    ],
+)
+def test_https_is_required_except_for_loopback(url, ok):
+    if ok:
+        assert check_url("s", url, secret=True) == url
+    else:
+        with pytest.raises(ValueError, match=r"^s: expected an https:// URL$"):
+            check_url("s", url, secret=True)
+
+
+def test_httpx_request_logs_keep_the_host_but_lose_the_path(caplog):
+    guard_httpx_logging()
+    guard_httpx_logging()  # idempotent
+    assert len(logging.getLogger("httpx").filters) == 1
+    caplog.set_level(logging.INFO)
+    url = httpx.URL("https://hooks.slack.com/services/T/B/SeCrEt?token=x")
+
+    logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "POST", url, "HTTP/1.1 200 OK")
+
+    assert caplog.messages == ['HTTP Request: POST https://hooks.slack.com/… "HTTP/1.1 200 OK"']
