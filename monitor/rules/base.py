@@ -10,24 +10,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from monitor.records import STAT_FIELDS
+
 State = Literal["ok", "firing", "skipped"]
 Severity = Literal["critical", "warning", "info"]
 
-# The per-prediction statistics a rule may look at (columns of `predictions`).
-SAMPLE_COLUMNS = (
-    "brightness",
-    "blur",
-    "sharpness",
-    "sharpness_tile_min",
-    "contrast",
-    "clipped_dark",
-    "clipped_bright",
-    "luma_p01",
-    "luma_p99",
-    "mean_r",
-    "mean_g",
-    "mean_b",
-)
+# The per-prediction statistics a rule may look at: the image statistics of `predictions`.
+SAMPLE_COLUMNS = STAT_FIELDS
 
 
 @dataclass(frozen=True)
