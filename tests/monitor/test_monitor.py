@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from daygen import SILENT, Fault, hour_records, traffic
@@ -292,3 +293,11 @@ def test_silence_holds_notifications_but_not_evaluation(db_url, engine, settings
     assert triggers == [DAY2 + timedelta(hours=2)]  # sent once the silence was over
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Notification)) >= 1
+
+
+def test_drifted_station_hours_keep_an_evidently_report(scenario) -> None:
+    engine, _ = scenario
+    (alert,) = [a for a in episodes(engine) if a.fingerprint == "lens_drift:S1"]
+    report = Path(alert.evidence["report"])
+    html = report.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "sharpness" in html
