@@ -186,9 +186,10 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def resnet18_model(directory: Path) -> Path:
     """A ResNet-18-sized ONNX model with random weights, when no model ships yet."""
     from inference.training.export import export_onnx  # the train extra
-    from inference.training.nets import build
+    from inference.training.nets import build_model
 
-    return export_onnx(build("resnet18"), directory / "resnet18.onnx", input_size=224)
+    out = directory / "resnet18.onnx"
+    return export_onnx(build_model("resnet18"), out, arch="resnet18", input_size=224).path
 
 
 def report(name: str, t: Timer) -> float:
@@ -215,12 +216,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--baseline-frames", type=int, default=500)
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument(
+        "--resnet18",
+        action="store_true",
+        help="Use a ResNet-18-sized model (random weights) instead.",
+    )
     parser.add_argument("--url", default=os.environ.get("BELTWATCH_DATABASE_URL"))
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or load_settings().model_path
-        if not model.is_file():
+        if args.resnet18 or not model.is_file():
             model = resnet18_model(Path(tmp))
         clf = Classifier(model, intra_op_threads=2)
         server = make_url(args.url) if args.url else make_url(start_embedded(Path(tmp) / "pg"))

@@ -14,6 +14,7 @@ import sqlalchemy
 import sqlalchemy.exc
 import typer
 
+from inference.training.cli import model_app
 from monitor.exceptions import BeltwatchError, ConfigError
 from monitor.settings import CONFIG_ENV, Settings, load_settings
 
@@ -25,6 +26,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database: migrations and daily partitions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+# The model pipeline's commands import torch only when they run (the `train` extra).
+app.add_typer(model_app, name="model", help="Train, export, quantize and evaluate models.")
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Monitor benchmark: the time to process one hour, against the naive way, in one run.
 
-    python bench/monitor.py [--sizes 100000,1000000] [--stations 20] [--url ...]
+    python bench/monitor_hour.py [--sizes 100000,1000000] [--stations 20] [--url ...]
 
 For each size: a reference hour and a test hour of that many predictions across the
 stations are generated in SQL (two stations with a dirty lens, one with failing light);
