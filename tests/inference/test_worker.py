@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -153,13 +154,19 @@ def test_divert_failure_is_counted_and_never_blocks_the_belt(
     outcomes = Worker(classifier, plog, diverter=diverter).process([frame("red", "P1")])
     assert time.perf_counter() - started < 0.15  # the call happens off the belt's thread
     diverter.close()
+    if failure == "timeout":  # the late answer must not land in the next test's log
+        assert _answered.wait(5)
     assert outcomes[0].ok and diverter.failed == 1 and diverter.sent == 0
     assert plog.flush(timeout=30)
     assert stored(engine)["P1"].action == "divert"  # the prediction is logged regardless
 
 
+_answered = threading.Event()
+
+
 def _slow(request: Request) -> Response:
     time.sleep(0.6)
+    _answered.set()
     return Response("late")
 
 

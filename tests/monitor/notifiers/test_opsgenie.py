@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -182,8 +183,11 @@ def test_a_refused_field_is_not_retried_and_says_why(httpserver, client):
 
 
 def test_a_slow_answer_is_a_timeout_to_retry(httpserver, impatient_client):
+    answered = threading.Event()
+
     def slow(request: Request) -> Response:
         time.sleep(0.5)
+        answered.set()
         return Response("{}", status=202)
 
     httpserver.expect_oneshot_request("/v2/alerts").respond_with_handler(slow)
@@ -191,6 +195,7 @@ def test_a_slow_answer_is_a_timeout_to_retry(httpserver, impatient_client):
     delivery = notifier(httpserver).send(message(), impatient_client)
 
     assert (delivery.outcome, delivery.reason) == (Outcome.RETRY, Reason.TIMEOUT)
+    assert answered.wait(5)  # the late answer must not land in the next test's log
 
 
 def test_a_refused_connection_is_retried(client):

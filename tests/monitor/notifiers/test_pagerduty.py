@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -165,8 +166,11 @@ def test_an_invalid_event_is_not_retried_and_says_why(httpserver, client):
 
 
 def test_a_slow_answer_is_a_timeout_to_retry(httpserver, impatient_client):
+    answered = threading.Event()
+
     def slow(request: Request) -> Response:
         time.sleep(0.5)
+        answered.set()
         return Response("{}", status=202)
 
     httpserver.expect_oneshot_request(PATH).respond_with_handler(slow)
@@ -174,6 +178,7 @@ def test_a_slow_answer_is_a_timeout_to_retry(httpserver, impatient_client):
     delivery = notifier(httpserver).send(message(), impatient_client)
 
     assert (delivery.outcome, delivery.reason) == (Outcome.RETRY, Reason.TIMEOUT)
+    assert answered.wait(5)  # the late answer must not land in the next test's log
 
 
 def test_a_refused_connection_is_retried(client):

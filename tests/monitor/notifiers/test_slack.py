@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -184,8 +185,11 @@ def test_a_200_with_an_api_error_body_is_rejected(httpserver, client):
 
 
 def test_a_slow_answer_is_a_timeout_to_retry(httpserver, client):
+    answered = threading.Event()
+
     def slow(request: Request) -> Response:
         time.sleep(0.5)
+        answered.set()
         return Response("ok")
 
     httpserver.expect_oneshot_request(PATH).respond_with_handler(slow)
@@ -197,6 +201,7 @@ def test_a_slow_answer_is_a_timeout_to_retry(httpserver, client):
         Reason.TIMEOUT,
         None,
     )
+    assert answered.wait(5)  # the late answer must not land in the next test's log
 
 
 def test_a_refused_connection_is_retried(client):

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from typing import Any
 
@@ -213,8 +214,11 @@ def test_a_redirect_is_not_followed_even_by_a_client_that_follows(httpserver):
 
 
 def test_a_slow_answer_is_a_timeout_to_retry(httpserver, impatient_client):
+    answered = threading.Event()
+
     def slow(request: Request) -> Response:
         time.sleep(0.5)
+        answered.set()
         return Response("", status=200)
 
     httpserver.expect_oneshot_request(PATH).respond_with_handler(slow)
@@ -222,6 +226,7 @@ def test_a_slow_answer_is_a_timeout_to_retry(httpserver, impatient_client):
     delivery = notifier(httpserver).send(message(), impatient_client)
 
     assert (delivery.outcome, delivery.reason) == (Outcome.RETRY, Reason.TIMEOUT)
+    assert answered.wait(5)  # the late answer must not land in the next test's log
 
 
 def test_a_refused_connection_is_retried(client):
