@@ -73,6 +73,25 @@ def skipped(
     )
 
 
+def drift_guard(
+    rule: str, window: Window, reference: Reference | None, settings: Settings
+) -> RuleResult | None:
+    """The skipped result of a drift rule that cannot judge this hour (no reference, too
+    few predictions), or None when it can."""
+    if reference is None:
+        return skipped(rule, window, "warning", "no reference profile for this station")
+    if window.n < settings.drift_min_predictions:
+        return skipped(
+            rule,
+            window,
+            "warning",
+            f"{window.n} predictions this hour, fewer than the "
+            f"{settings.drift_min_predictions} needed",
+            n=window.n,
+        )
+    return None
+
+
 def values(sample: Mapping[str, Any], column: str) -> np.ndarray | None:
     """The finite values of one sample column as float64; None when absent or empty."""
     if column not in sample:

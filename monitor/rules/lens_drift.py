@@ -41,17 +41,9 @@ VEIL_COLUMN = "luma_p01"
 
 def evaluate(window: Window, reference: Reference | None, settings: Settings) -> RuleResult:
     """Judge focus, smudge and haze of the hour against the station's reference."""
-    if reference is None:
-        return sh.skipped(NAME, window, "warning", "no reference profile for this station")
-    if window.n < settings.drift_min_predictions:
-        return sh.skipped(
-            NAME,
-            window,
-            "warning",
-            f"{window.n} predictions this hour, fewer than the "
-            f"{settings.drift_min_predictions} needed",
-            n=window.n,
-        )
+    if (unjudged := sh.drift_guard(NAME, window, reference, settings)) is not None:
+        return unjudged
+    assert reference is not None
 
     signals: dict[str, dict[str, Any]] = {}
     candidates: list[str] = []

@@ -40,17 +40,9 @@ CLIPPING_COLUMNS = {"clipped_dark": "dark clipping", "clipped_bright": "bright c
 
 def evaluate(window: Window, reference: Reference | None, settings: Settings) -> RuleResult:
     """Judge brightness and clipping of the hour against the station's reference."""
-    if reference is None:
-        return sh.skipped(NAME, window, "warning", "no reference profile for this station")
-    if window.n < settings.drift_min_predictions:
-        return sh.skipped(
-            NAME,
-            window,
-            "warning",
-            f"{window.n} predictions this hour, fewer than the "
-            f"{settings.drift_min_predictions} needed",
-            n=window.n,
-        )
+    if (unjudged := sh.drift_guard(NAME, window, reference, settings)) is not None:
+        return unjudged
+    assert reference is not None
 
     signals: dict[str, dict[str, Any]] = {}
     brightness = _brightness_signal(window, reference, settings)
