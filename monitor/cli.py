@@ -4,7 +4,9 @@ and prints a readable result; the functions are what the tests call.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Annotated
 import sqlalchemy
 import sqlalchemy.exc
 import typer
+from sqlalchemy import Engine
 
 from inference.training.cli import model_app
 from monitor.exceptions import BeltwatchError, ConfigError
@@ -210,10 +213,16 @@ def parse_time(value: str, option: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _engine(settings: Settings):
+@contextlib.contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    """An engine for one command, disposed when it is done."""
     from monitor.db.engine import database_url, make_engine
 
-    return make_engine(database_url(settings))
+    engine = make_engine(database_url(settings))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _print_hours(outcome) -> None:
@@ -242,7 +251,8 @@ def monitor_run(ctx: typer.Context) -> None:
 
     settings = settings_from(ctx)
     try:
-        run_forever(_engine(settings), settings)
+        with _engine(settings) as engine:
+            run_forever(engine, settings)
     except ConfigError as error:
         typer.secho(str(error), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
@@ -262,15 +272,12 @@ def monitor_once(
     from monitor.hourly import run_due, run_range
 
     settings = settings_from(ctx)
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         if hour is None:
             outcome = run_due(engine, settings)
         else:
             start = parse_time(hour, "--hour")
             outcome = run_range(engine, settings, start, start + timedelta(hours=1), redo=True)
-    finally:
-        engine.dispose()
     _print_hours(outcome)
     if any(not h.ok for h in outcome.hours):
         raise typer.Exit(1)
@@ -287,13 +294,10 @@ def monitor_backfill(
     from monitor.hourly import run_range
 
     settings = settings_from(ctx)
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         outcome = run_range(
             engine, settings, parse_time(since, "--since"), parse_time(until, "--until"), redo=redo
         )
-    finally:
-        engine.dispose()
     _print_hours(outcome)
     if any(not h.ok for h in outcome.hours):
         raise typer.Exit(1)
@@ -310,9 +314,8 @@ def baseline_set(
     from monitor.reference import NoData, build_reference
 
     settings = settings_from(ctx)
-    engine = _engine(settings)
-    try:
-        with engine.begin() as conn:
+    with _engine(settings) as engine, engine.begin() as conn:
+        try:
             reference = build_reference(
                 conn,
                 station,
@@ -320,10 +323,8 @@ def baseline_set(
                 parse_time(until, "--until"),
                 sample_size=settings.reference_sample_size,
             )
-    except NoData as error:
-        raise fail(str(error)) from None
-    finally:
-        engine.dispose()
+        except NoData as error:
+            raise fail(str(error)) from None
     _print_reference(reference)
 
 
@@ -335,12 +336,8 @@ def baseline_show(
     from monitor.reference import load_reference
 
     settings = settings_from(ctx)
-    engine = _engine(settings)
-    try:
-        with engine.connect() as conn:
-            reference = load_reference(conn, station)
-    finally:
-        engine.dispose()
+    with _engine(settings) as engine, engine.connect() as conn:
+        reference = load_reference(conn, station)
     if reference is None:
         raise fail(f"station {station} has no reference profile; `beltwatch baseline set`")
     _print_reference(reference)
@@ -381,23 +378,19 @@ def silence_add(
     ends = parse_time(until, "--until")
     if ends <= starts:
         raise typer.BadParameter("must be after the start", param_hint="--until")
-    engine = _engine(settings)
-    try:
-        with engine.begin() as conn:
-            silence_id = conn.execute(
-                sqlalchemy.insert(Silence)
-                .values(
-                    rule=rule,
-                    station_id=station,
-                    starts_at=starts,
-                    ends_at=ends,
-                    created_by=by,
-                    comment=comment,
-                )
-                .returning(Silence.id)
-            ).scalar_one()
-    finally:
-        engine.dispose()
+    with _engine(settings) as engine, engine.begin() as conn:
+        silence_id = conn.execute(
+            sqlalchemy.insert(Silence)
+            .values(
+                rule=rule,
+                station_id=station,
+                starts_at=starts,
+                ends_at=ends,
+                created_by=by,
+                comment=comment,
+            )
+            .returning(Silence.id)
+        ).scalar_one()
     typer.echo(
         f"silence {silence_id}: rule {rule or 'any'}, station {station or 'any'}, "
         f"{starts:%Y-%m-%d %H:%MZ} .. {ends:%Y-%m-%d %H:%MZ}"
@@ -410,16 +403,12 @@ def silence_list(ctx: typer.Context) -> None:
     from monitor.db.models import Silence
 
     settings = settings_from(ctx)
-    engine = _engine(settings)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sqlalchemy.select(Silence)
-                .where(Silence.ends_at > datetime.now(UTC))
-                .order_by(Silence.starts_at)
-            ).all()
-    finally:
-        engine.dispose()
+    with _engine(settings) as engine, engine.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.select(Silence)
+            .where(Silence.ends_at > datetime.now(UTC))
+            .order_by(Silence.starts_at)
+        ).all()
     for row in rows:
         typer.echo(
             f"{row.id:>4}  {row.rule or 'any':<16}{row.station_id or 'any':<12}"
