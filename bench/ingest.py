@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "monitor"))
 
 from tests_support import record
 
-from monitor.db import migrate, partitions
-from monitor.db.engine import create_database, libpq_dsn, make_engine, start_embedded
-from monitor.db.models import Prediction
+from monitor.core.db import migrate, partitions
+from monitor.core.db.engine import create_database, libpq_dsn, make_engine, start_embedded
+from monitor.core.db.models import Prediction
+from monitor.core.settings import load_settings
 from monitor.predlog import PredictionLog
-from monitor.records import COLUMNS, PredictionRecord, uuid7
-from monitor.settings import load_settings
+from monitor.predlog.records import COLUMNS, PredictionRecord, uuid7
 
 
 def make_records(n: int) -> list[PredictionRecord]:

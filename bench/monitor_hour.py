@@ -27,12 +27,12 @@ from sqlalchemy import make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.db import migrate, partitions
-from monitor.db.engine import create_database, libpq_dsn, make_engine, start_embedded
+from monitor.core.db import migrate, partitions
+from monitor.core.db.engine import create_database, libpq_dsn, make_engine, start_embedded
+from monitor.core.settings import load_settings
 from monitor.hourly import process_hour
 from monitor.reference import build_reference
 from monitor.rules.base import SAMPLE_COLUMNS
-from monitor.settings import load_settings
 
 REF_HOUR = datetime(2026, 11, 24, 12, tzinfo=UTC)
 TEST_HOUR = REF_HOUR + timedelta(hours=1)

@@ -41,12 +41,12 @@ from inference.classifier import Classifier
 from inference.frames import decode, downscale
 from inference.imagestats import ImageStats, compute_resized
 from inference.training.synth import generate
-from monitor.db import migrate
-from monitor.db.engine import create_database, libpq_dsn, make_engine, start_embedded
-from monitor.db.models import Prediction
+from monitor.core.db import migrate
+from monitor.core.db.engine import create_database, libpq_dsn, make_engine, start_embedded
+from monitor.core.db.models import Prediction
+from monitor.core.settings import load_settings
 from monitor.predlog import PredictionLog
-from monitor.records import PredictionRecord, uuid7
-from monitor.settings import load_settings
+from monitor.predlog.records import PredictionRecord, uuid7
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 

@@ -18,7 +18,7 @@ import onnxruntime as ort
 
 from inference.exceptions import ModelError
 from inference.modelmeta import ModelMetadata, file_sha256, read_metadata
-from monitor.db.models import CLASSES
+from monitor.core.vocabulary import CLASSES
 
 
 @dataclass(frozen=True)

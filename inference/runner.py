@@ -20,9 +20,9 @@ from types import FrameType
 from inference.actions import Diverter, ImageStore
 from inference.classifier import Classifier
 from inference.worker import Worker
-from monitor.db.engine import database_url
+from monitor.core.db.engine import database_url
+from monitor.core.settings import Settings
 from monitor.predlog import PredictionLog
-from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 

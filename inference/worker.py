@@ -23,14 +23,13 @@ from inference.classifier import Classifier
 from inference.exceptions import BadFrame
 from inference.frames import decode
 from inference.imagestats import ImageStats, analyse
-from monitor.db.models import CLASSES
-from monitor.exceptions import InvalidRecord, PredictionLogFull
+from monitor.core.exceptions import InvalidRecord, PredictionLogFull
+from monitor.core.vocabulary import ACTION_FOR_CLASS, CLASSES
 from monitor.predlog import PredictionLog
-from monitor.records import PredictionRecord, uuid7
+from monitor.predlog.records import PredictionRecord, uuid7
 
 log = logging.getLogger(__name__)
 
-ACTION_OF = {"critical": "divert", "minor": "review", "undamaged": "none"}
 STATS_SIZE = 224  # statistics are always taken at 224 x 224, whatever the model's input
 
 
@@ -164,7 +163,7 @@ class Worker:
         *,
         latency_ms: float | None = None,
     ) -> Outcome:
-        action = ACTION_OF.get(predicted, "none")
+        action = ACTION_FOR_CLASS.get(predicted, "none")
         image_ref = None
         if action != "none" and self.images is not None:
             image_ref = self.images.put(frame.data)

@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from monitor.db.models import Alert, Notification, Silence
+from monitor.core.db.models import Alert, Notification, Silence
+from monitor.core.settings import Settings
 from monitor.rules.base import RuleResult
-from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 

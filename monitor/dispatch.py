@@ -26,8 +26,8 @@ import httpx
 from prometheus_client import Counter as PromCounter
 from sqlalchemy import Connection, Engine, RowMapping, text
 
+from monitor.core.settings import Settings
 from monitor.notifiers.base import Delivery, Message, Notifier, Outcome, Reason
-from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 

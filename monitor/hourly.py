@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, text
 
 from monitor.alerts import Change, apply_results
+from monitor.core.settings import Settings
 from monitor.reference import ensure_provisional, load_references
 from monitor.rollup import ALL, rollup_hour
 from monitor.rules import diagnose, evaluate_all
 from monitor.rules.base import RuleResult
-from monitor.settings import Settings
 from monitor.windows import hour_windows
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,8 @@ once (Alertmanager builds all receivers at start-up the same way)."""
 
 from __future__ import annotations
 
-from monitor.exceptions import ConfigError
+from monitor.core.exceptions import ConfigError
+from monitor.core.settings import Settings
 from monitor.notifiers import (
     Notifier,
     NotifierConfigError,
@@ -16,7 +17,6 @@ from monitor.notifiers import (
     WebhookConfig,
     WebhookNotifier,
 )
-from monitor.settings import Settings
 
 
 def build_notifiers(settings: Settings) -> dict[str, Notifier]:

@@ -16,7 +16,8 @@ import numpy as np
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 
-from monitor.db.models import CLASSES, ReferenceProfile
+from monitor.core.db.models import ReferenceProfile
+from monitor.core.vocabulary import CLASSES
 from monitor.rules.base import SAMPLE_COLUMNS, Reference
 
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}

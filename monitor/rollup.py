@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, text
 
+from monitor.core.vocabulary import CLASSES
+
 ALL = "*"  # station_id / model_version of the rows that aggregate over all of them
 
 _QUANTILES = {
@@ -26,12 +28,8 @@ _Q = {"p05": 0.05, "p50": 0.5, "p95": 0.95}
 
 
 def _aggregates() -> str:
-    parts = [
-        "count(*) AS n_total",
-        "count(*) FILTER (WHERE predicted_class = 'undamaged') AS n_undamaged",
-        "count(*) FILTER (WHERE predicted_class = 'minor') AS n_minor",
-        "count(*) FILTER (WHERE predicted_class = 'critical') AS n_critical",
-    ]
+    parts = ["count(*) AS n_total"]
+    parts += [f"count(*) FILTER (WHERE predicted_class = '{cls}') AS n_{cls}" for cls in CLASSES]
     for column, quantiles in _QUANTILES.items():
         for q in quantiles:
             parts.append(
@@ -49,7 +47,7 @@ def _aggregates() -> str:
 
 
 _COLUMNS = [
-    "n_total", "n_undamaged", "n_minor", "n_critical",
+    "n_total", *(f"n_{cls}" for cls in CLASSES),
     *(f"{c}_{q}" for c, qs in _QUANTILES.items() for q in qs),
     "clipped_dark_mean", "clipped_bright_mean", "latency_p50", "latency_p95", "mean_confidence",
 ]  # fmt: skip

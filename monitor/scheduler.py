@@ -23,10 +23,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
+from monitor.core.settings import Settings
 from monitor.dispatch import Dispatcher
 from monitor.hourly import RunOutcome, run_due
 from monitor.receivers import build_notifiers
-from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy import Connection, text
 
-from monitor.db.models import CLASSES
+from monitor.core.vocabulary import CLASSES
 from monitor.rollup import ALL
 from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Reference, Window
 

@@ -19,9 +19,9 @@ import pytest
 from psycopg import sql
 from sqlalchemy import URL, Engine, make_url
 
-from monitor.db import migrate
-from monitor.db.engine import libpq_dsn, make_engine, start_embedded
-from monitor.settings import Settings, load_settings
+from monitor.core.db import migrate
+from monitor.core.db.engine import libpq_dsn, make_engine, start_embedded
+from monitor.core.settings import Settings, load_settings
 
 TEST_URL_ENV = "BELTWATCH_TEST_DATABASE_URL"
 

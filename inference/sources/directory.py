@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from inference.worker import FrameIn, Outcome, Worker
-from monitor.exceptions import PredictionLogFull
+from monitor.core.exceptions import PredictionLogFull
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +71,17 @@ def describe(path: Path) -> FrameFile:
             parcel = facts.get("parcel_id")
             raw_time = facts.get("captured_at")
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
-            raise FrameNameError(f"sidecar {sidecar.name} unreadable or without station_id: "
-                                 f"{error}") from None
+            raise FrameNameError(
+                f"sidecar {sidecar.name} unreadable or without station_id: {error}"
+            ) from None
         try:
-            captured = (datetime.fromisoformat(raw_time.replace("Z", "+00:00"))
-                        if raw_time else mtime)
+            captured = (
+                datetime.fromisoformat(raw_time.replace("Z", "+00:00")) if raw_time else mtime
+            )
         except (ValueError, AttributeError):
-            raise FrameNameError(f"sidecar {sidecar.name}: captured_at {raw_time!r} is not "
-                                 "ISO 8601") from None
+            raise FrameNameError(
+                f"sidecar {sidecar.name}: captured_at {raw_time!r} is not ISO 8601"
+            ) from None
         if captured.tzinfo is None:
             raise FrameNameError(f"sidecar {sidecar.name}: captured_at needs a time zone")
     else:
@@ -93,8 +96,9 @@ def describe(path: Path) -> FrameFile:
         if rest and _TIME.match(rest[-1]):
             captured = _parse_time(rest.pop())
         if len(rest) > 1:
-            raise FrameNameError(f"{path.name}: too many '__' parts; expected "
-                                 "STATION__PARCEL__TIME")
+            raise FrameNameError(
+                f"{path.name}: too many '__' parts; expected STATION__PARCEL__TIME"
+            )
         parcel = rest[0] if rest else None
     key = f"{station}|{path.name}|{stat.st_size}|{stat.st_mtime_ns}"
     return FrameFile(path, str(station), parcel, captured, uuid.uuid5(_NAMESPACE, key))
@@ -128,8 +132,11 @@ class DirectorySource:
         candidates = []
         for path in self.root.iterdir():
             name = path.name
-            if (name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES
-                    or not path.is_file()):
+            if (
+                name.startswith(".")
+                or path.suffix.lower() not in IMAGE_SUFFIXES
+                or not path.is_file()
+            ):
                 continue
             mtime = path.stat().st_mtime
             if now - mtime >= self.settle_s:
@@ -168,9 +175,15 @@ class DirectorySource:
                 continue
             except FileNotFoundError:
                 continue  # taken away meanwhile
-            frames.append(FrameIn(data=data, station_id=info.station_id,
-                                  captured_at=info.captured_at, parcel_id=info.parcel_id,
-                                  id=info.id))
+            frames.append(
+                FrameIn(
+                    data=data,
+                    station_id=info.station_id,
+                    captured_at=info.captured_at,
+                    parcel_id=info.parcel_id,
+                    id=info.id,
+                )
+            )
             described.append(info)
         if not frames:
             return handled

@@ -35,8 +35,8 @@ from starlette.routing import Route
 
 from inference.exceptions import BadFrame
 from inference.worker import ExternalPrediction, FrameIn, Outcome, Worker
-from monitor.exceptions import InvalidRecord, PredictionLogFull
-from monitor.settings import Settings
+from monitor.core.exceptions import InvalidRecord, PredictionLogFull
+from monitor.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

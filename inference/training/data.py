@@ -20,7 +20,8 @@ from inference.frames import resize_for_model
 from inference.modelmeta import IMAGENET_MEAN, IMAGENET_STD
 from inference.training.camera import CLEAN, CameraConditions
 from inference.training.frameset import TRAIN_CAMERA
-from inference.training.synth import CLASSES, DEFAULT_MIX, FrameSpec, label_for, render
+from inference.training.synth import DEFAULT_MIX, FrameSpec, label_for, render
+from monitor.core.vocabulary import CLASSES
 
 
 class FrameDataset(Dataset[tuple[torch.Tensor, int]]):

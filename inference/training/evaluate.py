@@ -26,7 +26,8 @@ import onnxruntime as ort
 from inference.modelmeta import ModelMetadata, read_metadata
 from inference.training.camera import CLEAN, FAULTS, camera_fault
 from inference.training.frameset import EVAL_CAMERA, normalize, render_set
-from inference.training.synth import CLASSES, DEFAULT_MIX
+from inference.training.synth import DEFAULT_MIX
+from monitor.core.vocabulary import CLASSES
 
 EVAL_SEED = 404  # = train.EVAL_SEED (no torch import here)
 EVAL_FRAMES = 1200

@@ -28,8 +28,8 @@ from inference.modelmeta import (
 )
 from inference.training.evaluate import session_for
 from inference.training.frameset import normalize, render_set
-from inference.training.synth import CLASSES
 from inference.training.train import VAL_SEED, load_checkpoint
+from monitor.core.vocabulary import CLASSES
 
 # Opset 18: what torch's exporter emits natively here, run by onnxruntime >= 1.14 and accepted
 # by onnxruntime.quantization's pre-processing.

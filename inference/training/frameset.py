@@ -17,7 +17,8 @@ import numpy as np
 from inference.frames import resize_for_model
 from inference.modelmeta import IMAGENET_MEAN, IMAGENET_STD
 from inference.training.camera import CLEAN, CameraConditions
-from inference.training.synth import CLASSES, DEFAULT_MIX, FrameSpec, generate, render
+from inference.training.synth import DEFAULT_MIX, FrameSpec, generate, render
+from monitor.core.vocabulary import CLASSES
 
 TRAIN_CAMERA = (240, 320)
 EVAL_CAMERA = (480, 640)

@@ -31,7 +31,7 @@ from torch import nn
 from torchvision import models as tvm
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from inference.training.synth import CLASSES
+from monitor.core.vocabulary import CLASSES
 
 ARCHITECTURES = ("beltcnn", "resnet18", "resnet50", "resnet101", "efficientnet_b0")
 

@@ -24,8 +24,8 @@ from inference.training.belt import BELT_VARIANTS, conveyor, vignette
 from inference.training.camera import CLEAN, FAULTS, CameraConditions, apply_camera, camera_fault
 from inference.training.damage import Damage, apply_damage
 from inference.training.parcel import composite, paint_parcel, plan_parcel
+from monitor.core.vocabulary import CLASSES
 
-CLASSES = ("undamaged", "minor", "critical")
 # About 3 % of parcels are critical in normal operation (DESIGN.md).
 DEFAULT_MIX = (0.80, 0.17, 0.03)
 

@@ -32,7 +32,7 @@ from inference.training.data import (
 )
 from inference.training.frameset import TRAIN_CAMERA, damage_masks, render_set
 from inference.training.nets import DamageProbe, build_model, count_parameters
-from inference.training.synth import CLASSES
+from monitor.core.vocabulary import CLASSES
 
 # Training renders rare classes more often than the belt sees them (80/17/3): the generator
 # can, and a critical parcel per 33 frames would waste most of the compute on easy negatives.

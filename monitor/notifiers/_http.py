@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import httpx
 from pydantic import SecretStr
 
-from monitor.exceptions import BeltwatchError
+from monitor.core.exceptions import BeltwatchError
 from monitor.notifiers.base import Delivery, Message, Outcome, Reason
 
 try:

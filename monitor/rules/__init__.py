@@ -18,9 +18,9 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from monitor.core.settings import Settings
 from monitor.rules import class_drift, critical_rate, latency, lens_drift, lighting_drift, no_data
 from monitor.rules.base import Reference, RuleResult, Window
-from monitor.settings import Settings
 
 Rule = Callable[[Window, Reference | None, Settings], RuleResult]
 

@@ -14,7 +14,7 @@ from monitor import drift
 from monitor.rules.base import Reference, RuleResult, Severity, Window
 
 if TYPE_CHECKING:
-    from monitor.settings import Settings
+    from monitor.core.settings import Settings
 
 # Three days of hourly medians: long enough for a slow fault to accumulate, short enough
 # that a repaired fault of last week is not still in the sum.

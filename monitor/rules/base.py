@@ -10,10 +10,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from monitor.records import STAT_FIELDS
+from monitor.core.vocabulary import STAT_FIELDS, Severity
 
 State = Literal["ok", "firing", "skipped"]
-Severity = Literal["critical", "warning", "info"]
 
 # The per-prediction statistics a rule may look at: the image statistics of `predictions`.
 SAMPLE_COLUMNS = STAT_FIELDS

@@ -24,7 +24,7 @@ from monitor.rules import _shared as sh
 from monitor.rules.base import Reference, RuleResult, Window
 
 if TYPE_CHECKING:
-    from monitor.settings import Settings
+    from monitor.core.settings import Settings
 
 NAME = "class_drift"
 SMALL_HOUR = 1000  # Evidently's own switch from chi-square to Jensen-Shannon

@@ -22,7 +22,7 @@ from monitor.rules._shared import fmt_p, label, pct, skipped
 from monitor.rules.base import Reference, RuleResult, Window
 
 if TYPE_CHECKING:
-    from monitor.settings import Settings
+    from monitor.core.settings import Settings
 
 NAME = "critical_rate"
 CRITICAL_CLASS = "critical"

@@ -31,7 +31,7 @@ from monitor.rules import _shared as sh
 from monitor.rules.base import Reference, RuleResult, Severity, Window
 
 if TYPE_CHECKING:
-    from monitor.settings import Settings
+    from monitor.core.settings import Settings
 
 NAME = "lens_drift"
 CRITICAL_FACTOR = 1.5

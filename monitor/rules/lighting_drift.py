@@ -32,7 +32,7 @@ from monitor.rules import _shared as sh
 from monitor.rules.base import Reference, RuleResult, Window
 
 if TYPE_CHECKING:
-    from monitor.settings import Settings
+    from monitor.core.settings import Settings
 
 NAME = "lighting_drift"
 CLIPPING_COLUMNS = {"clipped_dark": "dark clipping", "clipped_bright": "bright clipping"}

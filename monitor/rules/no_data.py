@@ -15,7 +15,7 @@ from monitor.rules import _shared as sh
 from monitor.rules.base import Reference, RuleResult, Window
 
 if TYPE_CHECKING:
-    from monitor.settings import Settings
+    from monitor.core.settings import Settings
 
 NAME = "no_data"
 

@@ -20,7 +20,7 @@ from test_worker import png
 from inference.classifier import Classifier
 from inference.sources.directory import DirectorySource, FrameNameError, describe
 from inference.worker import Worker
-from monitor.db.models import Prediction
+from monitor.core.db.models import Prediction
 from monitor.predlog import PredictionLog
 
 

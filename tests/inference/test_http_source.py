@@ -25,7 +25,7 @@ from inference.actions import ImageStore
 from inference.classifier import Classifier
 from inference.sources.http import create_app
 from inference.worker import Worker
-from monitor.db.models import Prediction
+from monitor.core.db.models import Prediction
 from monitor.predlog import PredictionLog
 
 PARAMS = {"station_id": "dock-2", "parcel_id": "P1", "captured_at": "2026-11-25T08:00:00Z"}

@@ -62,7 +62,7 @@ def test_fields_are_the_twelve_statistics_in_column_order():
 
 
 def test_fields_match_the_prediction_record_the_log_stores():
-    from monitor.records import STAT_FIELDS
+    from monitor.predlog.records import STAT_FIELDS
 
     assert imagestats.FIELDS == STAT_FIELDS
 

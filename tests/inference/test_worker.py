@@ -20,8 +20,8 @@ from inference.actions import Diverter, ImageStore
 from inference.classifier import Classifier
 from inference.exceptions import BadFrame
 from inference.worker import ExternalPrediction, FrameIn, Worker
-from monitor.db.models import Prediction
-from monitor.exceptions import InvalidRecord
+from monitor.core.db.models import Prediction
+from monitor.core.exceptions import InvalidRecord
 from monitor.predlog import PredictionLog
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from tests_support import record
 
-from monitor.records import PredictionRecord
+from monitor.predlog.records import PredictionRecord
 
 
 @pytest.fixture

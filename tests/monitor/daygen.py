@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from monitor.records import PredictionRecord
+from monitor.predlog.records import PredictionRecord
 
 CLASSES = ("undamaged", "minor", "critical")
 NORMAL_MIX = (0.80, 0.17, 0.03)
@@ -117,4 +117,3 @@ def traffic(
             if fault.silent:
                 continue
             yield from hour_records(station, hour, per_hour, seed=seed, fault=fault)
-

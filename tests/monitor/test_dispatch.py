@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from werkzeug import Request, Response
 
 from monitor.cli import app
+from monitor.core.settings import load_settings
 from monitor.dispatch import Dispatcher
 from monitor.receivers import build_notifiers
-from monitor.settings import load_settings
 
 NOW = datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
 SLACK_SECRET = "T000/B000/s3cr3t-slack-token"

@@ -12,7 +12,7 @@ from daygen import SILENT, Fault, hour_records, traffic
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from monitor.db.models import Alert, HourlyRollup, MonitorRun, Notification
+from monitor.core.db.models import Alert, HourlyRollup, MonitorRun, Notification
 from monitor.hourly import process_hour, run_due, run_range
 from monitor.predlog import PredictionLog
 from monitor.reference import build_reference, load_reference

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from monitor.records import PredictionRecord
+from monitor.predlog.records import PredictionRecord
 
 T0 = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ from rules_support import (
     photo_stats,
 )
 
+from monitor.core.settings import Settings
 from monitor.rules.base import Reference
-from monitor.settings import Settings
 
 
 @pytest.fixture

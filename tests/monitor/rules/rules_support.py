@@ -15,8 +15,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from monitor.core.settings import Settings
 from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Reference, Window
-from monitor.settings import Settings
 
 Stats = dict[str, np.ndarray]  # column -> per-frame values of one hour
 HOUR0 = datetime(2026, 11, 24, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.db import migrate
+from monitor.core.db import migrate
 
 runner = CliRunner()
 

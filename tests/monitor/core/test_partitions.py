@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from monitor.db import partitions
+from monitor.core.db import partitions
 
 
 def test_partition_names_and_days_round_trip() -> None:

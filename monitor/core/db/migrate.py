@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from monitor.db.partitions import partition_day
+from alembic import command
+from monitor.core.db.partitions import partition_day
 
-SCRIPT_LOCATION = "monitor:migrations"
+# The migration environment lives in the repository's top-level alembic/; the wheel ships
+# the same files as the package below (pyproject.toml maps the directory).
+_SOURCE_TREE = Path(__file__).resolve().parents[3] / "alembic"
+PACKAGED = "monitor.core.db.migrations"
+
+
+def script_location() -> str:
+    """The directory of the migration environment: the source checkout's alembic/, else
+    the copy installed with the package."""
+    if (_SOURCE_TREE / "env.py").is_file() and (_SOURCE_TREE / "versions").is_dir():
+        return str(_SOURCE_TREE)
+    spec = importlib.util.find_spec(PACKAGED)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"beltwatch's migrations are missing: neither {_SOURCE_TREE} nor {PACKAGED}"
+        )
+    return str(next(iter(spec.submodule_search_locations)))
 
 
 def _config() -> Config:
     config = Config()
-    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("script_location", script_location())
     return config
 
 

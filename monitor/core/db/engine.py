@@ -18,8 +18,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import URL, Engine, create_engine, make_url
 
-from monitor.exceptions import DatabaseError
-from monitor.settings import Settings
+from monitor.core.exceptions import DatabaseError
+from monitor.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

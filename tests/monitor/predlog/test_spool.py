@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from monitor.exceptions import SpoolLocked
-from monitor.spool import Spool, SpoolFull
+from monitor.core.exceptions import SpoolLocked
+from monitor.predlog.spool import Spool, SpoolFull
 
 
 def lines(n: int, start: int = 0) -> list[bytes]:

@@ -4,11 +4,11 @@ plain `alembic` command gets its database from the BELTWATCH_* settings instead.
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import Connection
 
-from monitor.db.migrate import include_object
-from monitor.db.models import Base
+from alembic import context
+from monitor.core.db.migrate import include_object
+from monitor.core.db.models import Base
 
 config = context.config
 
@@ -29,8 +29,8 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    from monitor.db.engine import database_url, make_engine
-    from monitor.settings import load_settings
+    from monitor.core.db.engine import database_url, make_engine
+    from monitor.core.settings import load_settings
 
     engine = make_engine(database_url(load_settings()))
     with engine.connect() as conn:

@@ -29,7 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from monitor.exceptions import ConfigError
+from monitor.core.exceptions import ConfigError
 
 ENV_PREFIX = "BELTWATCH_"
 CONFIG_ENV = "BELTWATCH_CONFIG"

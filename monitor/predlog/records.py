@@ -13,24 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitor.db.models import ACTIONS, CLASSES
-from monitor.exceptions import InvalidRecord
-
-STAT_FIELDS = (
-    "brightness",
-    "blur",
-    "sharpness",
-    "sharpness_tile_min",
-    "contrast",
-    "clipped_dark",
-    "clipped_bright",
-    "luma_p01",
-    "luma_p99",
-    "mean_r",
-    "mean_g",
-    "mean_b",
-)
-PROB_FIELDS = ("p_undamaged", "p_minor", "p_critical")
+from monitor.core.exceptions import InvalidRecord
+from monitor.core.vocabulary import ACTIONS, CLASSES, PROB_FIELDS, STAT_FIELDS
 
 # The order of the fields in a COPY line; the same as the `predictions` columns.
 COLUMNS = (

@@ -27,9 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, REAL, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-CLASSES = ("undamaged", "minor", "critical")
-ACTIONS = ("none", "review", "divert")
-SEVERITIES = ("critical", "warning", "info")
+from monitor.core.vocabulary import ACTIONS, CLASSES, SEVERITIES
 
 # Deterministic constraint names, so migrations can refer to them.
 NAMING = {

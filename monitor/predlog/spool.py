@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.exceptions import SpoolLocked
+from monitor.core.exceptions import SpoolLocked
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,16 @@ import textwrap
 
 import pytest
 
-from monitor.db import migrate
-from monitor.db.engine import database_url, make_engine
-from monitor.settings import load_settings
+from monitor.core.db import migrate
+from monitor.core.db.engine import database_url, make_engine
+from monitor.core.settings import load_settings
 
 START_AND_UPGRADE = textwrap.dedent(
     """
     import sys
-    from monitor.db import migrate
-    from monitor.db.engine import database_url, make_engine
-    from monitor.settings import load_settings
+    from monitor.core.db import migrate
+    from monitor.core.db.engine import database_url, make_engine
+    from monitor.core.settings import load_settings
     engine = make_engine(database_url(load_settings(data_dir=sys.argv[1])))
     migrate.upgrade(engine)
     print(migrate.current(engine))

@@ -8,10 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from monitor.db import migrate, partitions
-from monitor.db.engine import make_engine
-from monitor.db.migrate import include_object
-from monitor.db.models import Base
+from monitor.core.db import migrate, partitions
+from monitor.core.db.engine import make_engine
+from monitor.core.db.migrate import include_object
+from monitor.core.db.models import Base
 
 TABLES = {
     "predictions",

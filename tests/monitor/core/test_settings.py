@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.exceptions import ConfigError
-from monitor.settings import Settings, load_settings
+from monitor.core.exceptions import ConfigError
+from monitor.core.settings import Settings, load_settings
 
-README = Path(__file__).parents[2] / "README.md"
+README = Path(__file__).parents[3] / "README.md"
 
 
 def test_environment_overrides_file_overrides_default(tmp_path, monkeypatch) -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
-from monitor.db import migrate, partitions
-from monitor.db.engine import database_url, make_engine, redacted
-from monitor.settings import Settings
+from monitor.core.db import migrate, partitions
+from monitor.core.db.engine import database_url, make_engine, redacted
+from monitor.core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,27 @@
+"""`beltwatch`: the command line, one module per command group. Each command parses,
+builds Settings, calls one function and prints a readable result; the functions are what
+the tests call. This is the one package that imports every room (core, prediction log,
+hourly monitor, inference); heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+from inference.training.cli import model_app
+from monitor.cli.alerts import alerts_app
+from monitor.cli.baseline import baseline_app
+from monitor.cli.common import app
+from monitor.cli.db import db_app
+from monitor.cli.monitor import monitor_app
+from monitor.cli.silence import silence_app
+from monitor.cli.worker import worker_app
+
+app.add_typer(db_app, name="db")
+app.add_typer(worker_app, name="worker")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(baseline_app, name="baseline")
+app.add_typer(silence_app, name="silence")
+app.add_typer(alerts_app, name="alerts")
+# The model pipeline's commands import torch only when they run (the `train` extra).
+app.add_typer(model_app, name="model", help="Train, export, quantize and evaluate models.")
+
+__all__ = ["app"]

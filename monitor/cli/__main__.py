@@ -1,0 +1,5 @@
+"""`python -m monitor.cli ...`: the same as the `beltwatch` command."""
+
+from monitor.cli import app
+
+app()

@@ -1,0 +1,84 @@
+"""`beltwatch alerts ...`: receivers and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from monitor.cli.common import fail, settings_from
+from monitor.core.exceptions import ConfigError
+
+alerts_app = typer.Typer(help="Alert delivery: receivers and the outbox.", no_args_is_help=True)
+
+
+@alerts_app.command("test")
+def alerts_test(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Option("--channel", help="slack, pagerduty, opsgenie, webhook")],
+) -> None:
+    """Send a test message to one receiver and print its answer."""
+    from monitor.notifiers import Message
+    from monitor.receivers import build_notifiers
+
+    settings = settings_from(ctx)
+    try:
+        notifiers = build_notifiers(settings)
+    except ConfigError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    notifier = notifiers.get(channel)
+    if notifier is None:
+        configured = ", ".join(notifiers) or "none"
+        raise fail(f"channel {channel!r} has no receiver configured (configured: {configured})")
+    now = datetime.now(UTC)
+    message = Message(
+        notification_id=0,
+        alert_id=0,
+        channel=channel,
+        event="test",
+        payload={
+            "fingerprint": "test:beltwatch",
+            "rule": "test",
+            "station_id": None,
+            "severity": "info",
+            "status": "firing",
+            "summary": f"beltwatch test message to {channel}: delivery works",
+            "evidence": {"sent_at": now.isoformat()},
+            "hour": now.isoformat(),
+            "started_at": now.isoformat(),
+            "resolved_at": None,
+        },
+        created_at=now,
+    )
+    import dataclasses
+
+    import httpx
+
+    # A paging tool would keep the test incident open: resolve it right away.
+    resolve = dataclasses.replace(
+        message,
+        event="resolve",
+        payload={**message.payload, "status": "resolved", "resolved_at": now.isoformat()},
+    )
+    failed = False
+    with httpx.Client(timeout=settings.notify_timeout_s) as client:
+        for sent in (message, resolve):
+            if sent.event == "resolve" and not notifier.sends_resolved:
+                continue
+            delivery = notifier.send(sent, client)
+            status = delivery.status_code if delivery.status_code is not None else "-"
+            typer.echo(
+                f"{channel} {sent.event}: {delivery.outcome.value} "
+                f"({delivery.reason.value}), HTTP {status}"
+            )
+            if delivery.detail:
+                typer.echo(f"  {delivery.detail}")
+            if delivery.response:
+                typer.echo(f"  response: {delivery.response}")
+            failed = failed or not delivery.delivered
+            if failed:
+                break
+    if failed:
+        raise typer.Exit(1)
