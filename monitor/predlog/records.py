@@ -32,6 +32,35 @@ COLUMNS = (
 )
 
 PROB_SUM_TOLERANCE = 0.01  # INT8 models' softmax sums drift from 1 by a few 1e-3
+
+# What log() accepts, the database stores. The numeric columns are REAL (float4): larger
+# than FLOAT4_MAX cannot be held at all, and a value below float4's smallest normal (a
+# confident float64 softmax gives p = 1e-50) would underflow, which PostgreSQL refuses
+# ("out of range for type real"); such a value is stored as 0.0, within float4's rounding.
+FLOAT4_MAX = 3.4028234663852886e38
+FLOAT4_MIN_NORMAL = 1.1754943508222875e-38
+# Physical ranges of the image statistics of an 8-bit frame (inference/imagestats.py):
+# levels are 0..255; contrast is the luma SD (<= 127.5); clipping is a fraction; blur is the
+# variance of a Laplacian whose kernel gain is at most 8 (<= (8 * 255)^2); sharpness is
+# blur / luma variance (<= 64, the kernel gain squared). The bounds leave headroom and
+# refuse only what no camera frame can give (a client's unit mix-up, a corrupt value).
+STAT_RANGES: dict[str, tuple[float, float]] = {
+    "brightness": (0.0, 255.0),
+    "blur": (0.0, 1e7),
+    "sharpness": (0.0, 1e4),
+    "sharpness_tile_min": (0.0, 1e4),
+    "contrast": (0.0, 255.0),
+    "clipped_dark": (0.0, 1.0),
+    "clipped_bright": (0.0, 1.0),
+    "luma_p01": (0.0, 255.0),
+    "luma_p99": (0.0, 255.0),
+    "mean_r": (0.0, 255.0),
+    "mean_g": (0.0, 255.0),
+    "mean_b": (0.0, 255.0),
+}
+LATENCY_MAX_MS = 3_600_000.0  # an hour: anything longer is not the latency of one frame
+_STAT_LOWS = tuple(STAT_RANGES[name][0] for name in STAT_FIELDS)
+_STAT_HIGHS = tuple(STAT_RANGES[name][1] for name in STAT_FIELDS)
 # A tab or newline would break the COPY line; no identifier needs a control character.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TEXT_LIMITS = {"station_id": 128, "parcel_id": 256, "model_version": 128, "image_ref": 1024}
@@ -148,8 +177,10 @@ def encode(record: PredictionRecord) -> bytes:
         and min(probs) >= 0.0
         and max(probs) <= 1.0
         and abs(probs[0] + probs[1] + probs[2] - 1.0) <= PROB_SUM_TOLERANCE
-        and math.isfinite(sum(stats))  # finite iff every term is (an overflow only refuses)
-        and (latency is None or 0.0 <= latency < math.inf)
+        # Comparisons with NaN are false, so these also refuse NaN and infinities.
+        and all(map(operator.le, _STAT_LOWS, stats))
+        and all(map(operator.le, stats, _STAT_HIGHS))
+        and (latency is None or 0.0 <= latency <= LATENCY_MAX_MS)
         and type(station) is str
         and type(model) is str
         and station.strip()
@@ -169,6 +200,12 @@ def encode(record: PredictionRecord) -> bytes:
         )
     if captured.tzinfo is not UTC:
         captured = captured.astimezone(UTC)
+    if min(probs) < FLOAT4_MIN_NORMAL:
+        probs = _flush_tiny(probs)
+    if any(0.0 < value < FLOAT4_MIN_NORMAL for value in stats):
+        stats = _flush_tiny(stats)
+    if latency is not None and latency < FLOAT4_MIN_NORMAL:
+        latency = 0.0
     return (
         _LINE
         % (
@@ -185,6 +222,11 @@ def encode(record: PredictionRecord) -> bytes:
             "\\N" if image_ref is None else image_ref,
         )
     ).encode()
+
+
+def _flush_tiny(values: tuple[float, ...]) -> tuple[float, ...]:
+    """Values below float4's smallest normal as 0.0 (all values here are >= 0)."""
+    return tuple(0.0 if value < FLOAT4_MIN_NORMAL else value for value in values)
 
 
 def _explain(record: PredictionRecord) -> None:
@@ -210,9 +252,9 @@ def _explain(record: PredictionRecord) -> None:
     if abs(total - 1.0) > PROB_SUM_TOLERANCE:
         raise InvalidRecord("p_undamaged+p_minor+p_critical", f"must sum to 1, got {total:.6f}")
     if record.latency_ms is not None:
-        _number("latency_ms", record.latency_ms, 0.0)
+        _number("latency_ms", record.latency_ms, 0.0, LATENCY_MAX_MS)
     for name in STAT_FIELDS:
-        _number(name, getattr(record, name))
+        _number(name, getattr(record, name), *STAT_RANGES[name])
     _text("station_id", record.station_id, required=True)
     _text("model_version", record.model_version, required=True)
     _text("parcel_id", record.parcel_id, required=False)

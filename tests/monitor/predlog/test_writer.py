@@ -123,7 +123,7 @@ def test_bad_record_is_refused_naming_the_field_and_loses_nothing(
 
 def test_log_takes_numpy_floats(settings: Settings, db_url, engine) -> None:
     np = pytest.importorskip("numpy")
-    stats = {name: np.float32(1.5) for name in STAT_FIELDS}
+    stats = {name: np.float32(0.5) for name in STAT_FIELDS}
     with PredictionLog(db_url, settings) as plog:
         plog.log(record(1, **stats, p_undamaged=np.float32(0.8)))
     assert stored_ids(engine) == [2]
