@@ -14,6 +14,7 @@ The spool is the bounded queue: when it is full (database down for long, disk fu
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import threading
@@ -48,6 +49,9 @@ _INSERT = (
     "ON CONFLICT DO NOTHING"
 )
 _WARN_EVERY_S = 10.0  # rate limit for repeated warnings (overflow, outage)
+# While idle the writer checks the database this often, so `db_up` (/healthz, metrics) is
+# true on a worker with nothing to write, and false soon after the database goes away.
+PROBE_INTERVAL_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,11 @@ class PredictionLog:
         *,
         spool_dir: Path | None = None,
         name: str = "predlog",
+        probe_interval_s: float = PROBE_INTERVAL_S,
     ) -> None:
         self.name = name
+        self._probe_interval_s = probe_interval_s
+        self._last_check = -math.inf  # the first idle moment probes at once
         self._dsn = _dsn(url)
         self._settings = settings
         self._batch_rows = settings.log_batch_size
@@ -244,6 +251,8 @@ class PredictionLog:
             if chunk is None:
                 if self._closing.is_set():
                     break
+                if time.monotonic() - self._last_check >= self._probe_interval_s:
+                    conn = self._probe(conn)
                 self._wake.wait(self._settings.log_batch_max_age_ms / 1000)
                 self._wake.clear()
                 continue
@@ -253,6 +262,28 @@ class PredictionLog:
                 last_sync = time.monotonic()
         if conn is not None:
             conn.close()
+
+    def _probe(self, conn: psycopg.Connection | None) -> psycopg.Connection | None:
+        """Check the database while there is nothing to write; keep the connection."""
+        self._last_check = time.monotonic()
+        try:
+            if conn is None or conn.closed:
+                conn = self._connect()
+            else:
+                conn.execute("SELECT 1")
+                conn.commit()
+        except psycopg.Error as error:
+            self._db_up = False
+            self._warn(
+                "db", "prediction log %s: database unavailable (%s)", self.name, _one_line(error)
+            )
+            if conn is not None:
+                conn.close()
+            return None
+        if not self._db_up:
+            log.info("prediction log %s: database reachable", self.name)
+        self._db_up = True
+        return conn
 
     def _deliver(self, conn: psycopg.Connection | None, chunk: Chunk) -> psycopg.Connection | None:
         """Store `chunk`, retrying until it commits or the log is abandoned."""
@@ -296,6 +327,7 @@ class PredictionLog:
             if not self._db_up:
                 log.info("prediction log %s: database reachable", self.name)
             self._db_up = True
+            self._last_check = time.monotonic()
             self._spool.commit(chunk)
             with self._space:
                 self._written += inserted

@@ -435,3 +435,21 @@ def test_malformed_database_url_fails_at_start_without_the_password(settings, ur
     with pytest.raises(DatabaseError, match="is not a PostgreSQL URL") as caught:
         PredictionLog(url, settings)
     assert "s3cret" not in str(caught.value)
+
+
+def test_idle_log_reports_the_database_up_before_its_first_write(settings: Settings, db_url):
+    """A fresh worker with nothing to write must not read as 'database down' (/healthz and
+    beltwatch_predlog_db_up): the writer probes at start."""
+    with PredictionLog(db_url, settings) as plog:
+        wait_until(lambda: plog.stats().db_up, timeout=10)
+        assert plog.stats().accepted == 0
+
+
+def test_idle_log_notices_the_database_going_away_and_coming_back(
+    settings: Settings, db_url, cut_off
+) -> None:
+    with PredictionLog(db_url, settings, probe_interval_s=0.1) as plog:
+        wait_until(lambda: plog.stats().db_up, timeout=10)
+        with cut_off():
+            wait_until(lambda: not plog.stats().db_up, timeout=15)
+        wait_until(lambda: plog.stats().db_up, timeout=15)
