@@ -14,23 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import cv2
 import numpy as np
 
 from inference import metrics
 from inference.actions import Diverter, ImageStore
 from inference.classifier import Classifier
 from inference.exceptions import BadFrame
-from inference.frames import decode
-from inference.imagestats import ImageStats, analyse
+from inference.imagestats import ImageStats
+from inference.prepare import Prepared, prepare
 from monitor.core.exceptions import InvalidRecord, PredictionLogFull
 from monitor.core.vocabulary import ACTION_FOR_CLASS, CLASSES
 from monitor.predlog import PredictionLog
 from monitor.predlog.records import PredictionRecord, uuid7
 
 log = logging.getLogger(__name__)
-
-STATS_SIZE = 224  # statistics are always taken at 224 x 224, whatever the model's input
 
 
 @dataclass(frozen=True)
@@ -93,28 +90,24 @@ class Worker:
         if self.classifier is None:
             raise RuntimeError("this worker has no model; use log_external()")
         outcomes: list[Outcome | None] = [None] * len(frames)
-        inputs, stats, ready = [], [], []
-        size = self.classifier.input_size
+        prepared: list[Prepared] = []
+        ready: list[int] = []
         for i, frame in enumerate(frames):
             try:
-                model_input, frame_stats = self._analyse(frame)
+                prepared.append(prepare(frame.data, self.classifier.input_size))
             except BadFrame as error:
                 outcomes[i] = self._refuse(frame, error)
                 continue
-            if size != STATS_SIZE:
-                model_input = cv2.resize(model_input, (size, size), interpolation=cv2.INTER_AREA)
-            inputs.append(model_input)
-            stats.append(frame_stats)
             ready.append(i)
         if ready:
-            result = self.classifier.predict(np.stack(inputs))
+            result = self.classifier.predict(np.stack([p.model_input for p in prepared]))
             metrics.INFERENCE_SECONDS.observe(result.seconds)
             best = result.probabilities.argmax(axis=1)
             for row, i in enumerate(ready):
                 p = result.probabilities[row]
                 outcomes[i] = self._finish(
                     frames[i],
-                    stats[row],
+                    prepared[row].stats,
                     CLASSES[best[row]],
                     float(p[0]),
                     float(p[1]),
@@ -126,7 +119,7 @@ class Worker:
     def log_external(self, frame: FrameIn, prediction: ExternalPrediction) -> Outcome:
         """Log a prediction made elsewhere, with the statistics of its image."""
         try:
-            _, frame_stats = self._analyse(frame)
+            frame_stats = prepare(frame.data).stats
         except BadFrame as error:
             return self._refuse(frame, error)
         return self._finish(
@@ -139,10 +132,6 @@ class Worker:
             prediction.model_version,
             latency_ms=prediction.latency_ms,
         )
-
-    def _analyse(self, frame: FrameIn) -> tuple[np.ndarray, ImageStats]:
-        analysis = analyse(decode(frame.data), model_size=STATS_SIZE)
-        return analysis.model_input, analysis.stats
 
     def _refuse(self, frame: FrameIn, error: BadFrame) -> Outcome:
         metrics.FRAMES_REJECTED.labels(error.reason).inc()
