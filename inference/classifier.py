@@ -23,14 +23,20 @@ from monitor.core.vocabulary import CLASSES
 
 @dataclass(frozen=True)
 class Predictions:
-    """Class probabilities of a batch, columns in CLASSES order, and the model's time."""
+    """Class probabilities of a batch and the model's time. `probabilities` is the batch as
+    one array, for bulk work (evaluation); the worker reads `by_class()`."""
 
-    probabilities: np.ndarray  # (N, 3) float32, rows sum to 1
+    probabilities: np.ndarray  # (N, 3) float32, columns in CLASSES order, rows sum to 1
     seconds: float  # wall time of the session run for the whole batch
 
     @property
     def classes(self) -> list[str]:
+        """The most probable class of each image."""
         return [CLASSES[i] for i in self.probabilities.argmax(axis=1)]
+
+    def by_class(self) -> list[dict[str, float]]:
+        """One {class name: probability} mapping per image, in batch order."""
+        return [dict(zip(CLASSES, row, strict=True)) for row in self.probabilities.tolist()]
 
 
 class Classifier:
