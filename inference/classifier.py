@@ -10,7 +10,6 @@ does not pay for ONNX Runtime's lazy initialisation.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,25 +17,8 @@ import onnxruntime as ort
 
 from inference.exceptions import ModelError
 from inference.modelmeta import ModelMetadata, file_sha256, read_metadata
+from inference.ports import Predictions
 from monitor.core.vocabulary import CLASSES
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """Class probabilities of a batch and the model's time. `probabilities` is the batch as
-    one array, for bulk work (evaluation); the worker reads `by_class()`."""
-
-    probabilities: np.ndarray  # (N, 3) float32, columns in CLASSES order, rows sum to 1
-    seconds: float  # wall time of the session run for the whole batch
-
-    @property
-    def classes(self) -> list[str]:
-        """The most probable class of each image."""
-        return [CLASSES[i] for i in self.probabilities.argmax(axis=1)]
-
-    def by_class(self) -> list[dict[str, float]]:
-        """One {class name: probability} mapping per image, in batch order."""
-        return [dict(zip(CLASSES, row, strict=True)) for row in self.probabilities.tolist()]
 
 
 class Classifier:

@@ -102,11 +102,11 @@ class Worker:
             result = self.model.predict(np.stack([p.model_input for p in prepared]))
             metrics.INFERENCE_SECONDS.observe(result.seconds)
             version = self.model.version
-            for i, frame_in, probabilities in zip(ready, prepared, result.by_class(), strict=True):
+            for i, prep, probabilities in zip(ready, prepared, result.by_class(), strict=True):
                 # max() keeps the first of equal values, as argmax did: ties go to CLASSES order.
                 predicted = max(probabilities, key=probabilities.__getitem__)
                 outcomes[i] = self._finish(
-                    frames[i], frame_in.stats, Prediction(predicted, probabilities, version)
+                    frames[i], prep.stats, Prediction(predicted, probabilities, version)
                 )
         return [outcome for outcome in outcomes if outcome is not None]
 

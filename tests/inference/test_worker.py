@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from werkzeug import Request, Response
 
 from inference.actions import Diverter, ImageStore
-from inference.classifier import Classifier, Predictions
+from inference.classifier import Classifier
 from inference.exceptions import BadFrame
 from inference.frames import decode, resize_for_model
 from inference.imagestats import compute
-from inference.ports import Model, PredictionSink
+from inference.ports import Model, Predictions, PredictionSink
 from inference.worker import FrameIn, Prediction, Worker
 from monitor.core.db.models import Prediction as PredictionRow
 from monitor.core.exceptions import InvalidRecord, PredictionLogFull
