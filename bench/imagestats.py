@@ -28,6 +28,7 @@ from skimage import data as photos
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from inference import frames, imagestats
+from inference.prepare import prepare
 
 SIZES = [(224, 224), (1280, 960)]
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]
@@ -146,8 +147,9 @@ def bench_size(width: int, height: int, n: int) -> None:
     decode_cv, decode_pil = timed([frames.decode, pillow_decode], jpegs, n)
     compare("decode JPEG (cv2 | Pillow)", decode_cv, decode_pil)
 
-    # analyse(): the worker's call, model input + statistics; the baseline resizes too.
-    stats_cv, stats_np = timed([imagestats.analyse, numpy_stats], rgbs, n)
+    # prepare(): the worker's call after decoding, model input + statistics (a 224 model);
+    # the baseline resizes too.
+    stats_cv, stats_np = timed([prepare, numpy_stats], rgbs, n)
     compare("stats incl. resize (| numpy)", stats_cv, stats_np)
     # Decode and statistics ran on the same frame sequence: frame i's path is their sum.
     compare("decode + stats", decode_cv + stats_cv, decode_pil + stats_np)
@@ -180,7 +182,7 @@ def bench_size(width: int, height: int, n: int) -> None:
         "INTER_LINEAR": linear,
         "pyrDown x2 + LINEAR": pyr_linear,
         "halve x2 + LINEAR (chosen)": frames.resize_for_model,
-        "downscale (+ tile source)": lambda rgb: frames.downscale(rgb).model_input,
+        "downscale (+ tile source)": lambda rgb: frames.downscale(rgb).squares[224],
     }
     times = timed(list(paths.values()), rgbs, n)
     for (label, path), samples in zip(paths.items(), times, strict=True):

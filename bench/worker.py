@@ -9,8 +9,10 @@ ResNet-18-sized ONNX model exported for the benchmark (needs the `train` extra).
 Database: --url / BELTWATCH_DATABASE_URL, else an embedded PostgreSQL in a temporary
 directory; a scratch database is created and dropped.
 
-beltwatch:  OpenCV decode -> halvings + INTER_LINEAR to 224 -> OpenCV statistics ->
-            normalise -> ONNX Runtime -> PredictionLog.log() (spool append; COPY in a thread)
+beltwatch:  OpenCV decode -> one chain of halvings + INTER_LINEAR to the 224 statistics copy
+            and the model input (inference.prepare's steps, timed one by one) -> OpenCV
+            statistics -> normalise -> ONNX Runtime -> PredictionLog.log() (spool append;
+            COPY in a thread)
 baseline:   Pillow decode -> Pillow resize -> numpy float statistics -> same model ->
             one ORM insert + commit per prediction
 """
@@ -25,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,12 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference.classifier import Classifier
 from inference.frames import decode, downscale
-from inference.imagestats import ImageStats, compute_resized
+from inference.imagestats import STATS_SIZE, ImageStats, compute_resized
 from inference.training.synth import generate
 from monitor.core.db import migrate
 from monitor.core.db.engine import create_database, libpq_dsn, make_engine, start_embedded
 from monitor.core.db.models import Prediction
 from monitor.core.settings import load_settings
+from monitor.core.vocabulary import CLASSES, prob_field
 from monitor.predlog import PredictionLog
 from monitor.predlog.records import PredictionRecord, uuid7
 
@@ -110,18 +113,18 @@ def pillow_resize(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR))
 
 
-def record_for(stats: ImageStats, probs: np.ndarray, version: str, i: int) -> PredictionRecord:
+def record_for(
+    stats: ImageStats, probs: Mapping[str, float], version: str, i: int
+) -> PredictionRecord:
     return PredictionRecord(
         id=uuid7(),
         station_id=f"S{i % 20}",
         captured_at=datetime.now(UTC),
         parcel_id=f"P{i}",
         model_version=version,
-        predicted_class=("undamaged", "minor", "critical")[int(probs.argmax())],
-        p_undamaged=float(probs[0]),
-        p_minor=float(probs[1]),
-        p_critical=float(probs[2]),
+        predicted_class=max(probs, key=probs.__getitem__),
         latency_ms=10.0,
+        **{prob_field(cls): probs[cls] for cls in CLASSES},
         **stats.as_dict(),
     )
 
@@ -142,14 +145,11 @@ def run_beltwatch(frames: list[bytes], n: int, clf: Classifier, plog: Prediction
     for i in range(n):
         data = frames[i % len(frames)]
         rgb = timed(t, "decode", decode, data)
-        model_input, reduced = timed(t, "resize", downscale, rgb)
-        stats = timed(t, "statistics", compute_resized, model_input, reduced)
-        if size != model_input.shape[0]:
-            model_input = pillow_resize(model_input, size)
-        batch = timed(t, "preprocess", clf.preprocess, model_input[None])
+        squares, reduced = timed(t, "resize", downscale, rgb, (STATS_SIZE, size))
+        stats = timed(t, "statistics", compute_resized, squares[STATS_SIZE], reduced)
+        batch = timed(t, "preprocess", clf.preprocess, squares[size][None])
         logits = timed(t, "inference", clf._session.run, None, {clf._input_name: batch})
-        probs = _softmax(np.asarray(logits[0])[0])
-        rec = record_for(stats, probs, clf.version, i)
+        rec = record_for(stats, _by_class(clf, logits[0][0]), clf.version, i)
         timed(t, "log", plog.log, rec)
     return t
 
@@ -166,8 +166,7 @@ def run_baseline(frames: list[bytes], n: int, clf: Classifier, engine) -> Timer:
         model_input = small if size == 224 else pillow_resize(small, size)
         batch = timed(t, "preprocess", clf.preprocess, model_input[None])
         logits = timed(t, "inference", clf._session.run, None, {clf._input_name: batch})
-        probs = _softmax(np.asarray(logits[0])[0])
-        rec = record_for(stats, probs, clf.version, i)
+        rec = record_for(stats, _by_class(clf, logits[0][0]), clf.version, i)
 
         def insert(r: PredictionRecord = rec) -> None:
             with Session(engine) as session:
@@ -178,9 +177,10 @@ def run_baseline(frames: list[bytes], n: int, clf: Classifier, engine) -> Timer:
     return t
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def _by_class(clf: Classifier, logits: np.ndarray) -> dict[str, float]:
+    """Softmax of one image's logits, named by the model's own class order (its metadata)."""
     e = np.exp(logits - logits.max())
-    return e / e.sum()
+    return dict(zip(clf.metadata.classes, (e / e.sum()).tolist(), strict=True))
 
 
 def resnet18_model(directory: Path) -> Path:

@@ -10,7 +10,6 @@ does not pay for ONNX Runtime's lazy initialisation.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +17,8 @@ import onnxruntime as ort
 
 from inference.exceptions import ModelError
 from inference.modelmeta import ModelMetadata, file_sha256, read_metadata
+from inference.ports import Predictions
 from monitor.core.vocabulary import CLASSES
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """Class probabilities of a batch, columns in CLASSES order, and the model's time."""
-
-    probabilities: np.ndarray  # (N, 3) float32, rows sum to 1
-    seconds: float  # wall time of the session run for the whole batch
-
-    @property
-    def classes(self) -> list[str]:
-        return [CLASSES[i] for i in self.probabilities.argmax(axis=1)]
 
 
 class Classifier:

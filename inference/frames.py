@@ -21,7 +21,7 @@ Every frame leaves this module as an HxWx3 uint8 RGB array, C-contiguous. Decisi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 import cv2
@@ -148,29 +148,44 @@ def resize_for_model(rgb: np.ndarray, size: int = 224) -> np.ndarray:
     the short side stays >= size, then INTER_LINEAR. A frame already that size is returned."""
     while min(rgb.shape[:2]) >= 2 * size:
         rgb = halve(rgb)
+    return _to_square(rgb, size)
+
+
+def _to_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    # The last step of resize_for_model, once halving has brought the short side below 2x.
     if rgb.shape[:2] == (size, size):
         return rgb
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 class Downscaled(NamedTuple):
-    model_input: np.ndarray  # size x size x 3, as resize_for_model() makes it
+    squares: dict[int, np.ndarray]  # size -> size x size x 3, as resize_for_model() makes it
     reduced: np.ndarray  # the frame halved until its longest side is <= max_side
 
 
-def downscale(rgb: np.ndarray, *, size: int = 224, max_side: int = 640) -> Downscaled:
-    """The model input and a reduced copy of the frame from one chain of halvings: the
-    reduced copy is usually a step of the way to the model input, so it costs nothing."""
+def downscale(
+    rgb: np.ndarray, sizes: Collection[int] = (224,), *, max_side: int = 640
+) -> Downscaled:
+    """A square resize of the frame for each of `sizes` and a reduced copy, from one chain of
+    halvings: each is a step of the way to the smallest square, so the others cost only
+    their final INTER_LINEAR. Each square equals resize_for_model(rgb, size) exactly."""
+    pending = sorted(set(sizes), reverse=True)
+    squares: dict[int, np.ndarray] = {}
     reduced = None
     while True:
         if reduced is None and max(rgb.shape[:2]) <= max_side:
             reduced = rgb
-        if min(rgb.shape[:2]) < 2 * size:
+        # resize_for_model stops halving for `size` at the first step whose short side is
+        # below 2 * size; the larger sizes reach that step first.
+        while pending and min(rgb.shape[:2]) < 2 * pending[0]:
+            size = pending.pop(0)
+            squares[size] = _to_square(rgb, size)
+        if not pending:
             break
         rgb = halve(rgb)
     if reduced is None:  # a very wide or tall frame: its long side needs more halvings
         reduced = reduce(rgb, max_side)
-    return Downscaled(resize_for_model(rgb, size), reduced)
+    return Downscaled(squares, reduced)
 
 
 def _sniff(data: bytes) -> tuple[str, Callable[[bytes], _Header]]:

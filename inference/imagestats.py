@@ -1,13 +1,14 @@
 """Image statistics logged with every prediction: exposure, focus, contrast, clipping, colour.
 
-All but one are measured on the model input (the frame resized to 224x224), so they compare
-across camera resolutions. `sharpness_tile_min` looks at the frame near its native resolution
-instead: a 224 downscale hides mild blur and a smudge over part of the lens (NOTES.md, "Image
-statistics"). Focus values vary with content by orders of magnitude: judge them as a
-per-station distribution, never one frame against a fixed threshold.
+All but one are measured on a working copy of the frame resized to 224x224 (STATS_SIZE), so
+they compare across camera resolutions and models. `sharpness_tile_min` looks at the frame
+near its native resolution instead: a 224 downscale hides mild blur and a smudge over part
+of the lens (NOTES.md, "Image statistics"). Focus values vary with content by orders of
+magnitude: judge them as a per-station distribution, never one frame against a fixed
+threshold.
 
-The worker calls `analyse()` once per frame: it returns the model input and the statistics
-from one chain of resizes. Pure functions; OpenCV does the pixel work.
+The worker reaches them through `inference.prepare`, which takes the working copy and the
+model input from one chain of resizes. Pure functions; OpenCV does the pixel work.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, fields
-from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -25,6 +25,10 @@ from inference.frames import check_frame, downscale
 DARK_LEVEL = 5  # luma <= this counts as clipped dark
 BRIGHT_LEVEL = 250  # luma >= this counts as clipped bright
 TILE_GRID = 3  # sharpness_tile_min looks at a TILE_GRID x TILE_GRID grid
+# The working copy's side, whatever the model's input: statistics stay comparable across
+# models (a 128-input model's stations are judged against the same references).
+STATS_SIZE = 224
+TILE_MAX_SIDE = 640  # the tile measure looks at the frame halved to at most this long side
 
 _LEVELS = np.arange(256, dtype=np.float64)
 _LEVELS_SQ = _LEVELS * _LEVELS
@@ -55,29 +59,17 @@ class ImageStats:
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ImageStats))
 
 
-class Analysis(NamedTuple):
-    model_input: np.ndarray  # model_size x model_size x 3 uint8 RGB
-    stats: ImageStats
+def compute(frame: np.ndarray, *, tile_max_side: int = TILE_MAX_SIDE) -> ImageStats:
+    """The statistics of a frame (HxWx3 RGB uint8, any size; grey and RGBA are converted)."""
+    squares, reduced = downscale(check_frame(frame), (STATS_SIZE,), max_side=tile_max_side)
+    return compute_resized(squares[STATS_SIZE], reduced)
 
 
-def analyse(frame: np.ndarray, *, model_size: int = 224, tile_max_side: int = 640) -> Analysis:
-    """The model input and the statistics of a frame (HxWx3 RGB uint8, any size; grey and
-    RGBA are converted), from one chain of resizes."""
-    rgb = check_frame(frame)
-    model_input, reduced = downscale(rgb, size=model_size, max_side=tile_max_side)
-    return Analysis(model_input, compute_resized(model_input, reduced))
-
-
-def compute(frame: np.ndarray, *, model_size: int = 224, tile_max_side: int = 640) -> ImageStats:
-    """The statistics of a frame (HxWx3 RGB uint8, any size)."""
-    return analyse(frame, model_size=model_size, tile_max_side=tile_max_side).stats
-
-
-def compute_resized(model_input: np.ndarray, tile_source: np.ndarray | None = None) -> ImageStats:
-    """The statistics of an already-resized model input (HxWx3 RGB uint8). `tile_source` is
+def compute_resized(working_copy: np.ndarray, tile_source: np.ndarray | None = None) -> ImageStats:
+    """The statistics of an already-resized working copy (HxWx3 RGB uint8). `tile_source` is
     the frame reduced to the resolution the tile measure should see (frames.downscale's
-    `reduced`); None means the model input itself."""
-    rgb = check_frame(model_input)
+    `reduced`); None means the working copy itself."""
+    rgb = check_frame(working_copy)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     # CV_16S holds the 4-neighbour Laplacian of 8-bit data (-1020..1020) exactly, negatives
     # included, at half the memory traffic of float32. Borders: OpenCV's reflect-101.
@@ -91,7 +83,7 @@ def compute_resized(model_input: np.ndarray, tile_source: np.ndarray | None = No
     luma_var = max(float(hist @ _LEVELS_SQ) / n - brightness * brightness, 0.0)
     cdf = np.cumsum(hist)
 
-    if tile_source is None or tile_source is model_input:
+    if tile_source is None or tile_source is working_copy:
         tile_grey, tile_lap = grey, lap
     else:
         tile_grey = cv2.cvtColor(check_frame(tile_source), cv2.COLOR_RGB2GRAY)

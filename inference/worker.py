@@ -1,8 +1,9 @@
-"""The path of one frame: decode -> statistics and model input -> model -> action -> log.
+"""The path of one frame: prepare (decode, statistics, model input) -> model -> action -> log.
 
 `Worker.process` takes a batch of frames (the sources gather them) and returns one
 `Outcome` per frame, in order: a logged prediction, or the reason the frame was refused.
-A bad frame never stops the others.
+A bad frame never stops the others. The worker names its model and its prediction log only
+by their protocols (ports.py); probabilities travel as a mapping by class name.
 """
 
 from __future__ import annotations
@@ -10,27 +11,23 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import cv2
 import numpy as np
 
 from inference import metrics
 from inference.actions import Diverter, ImageStore
-from inference.classifier import Classifier
 from inference.exceptions import BadFrame
-from inference.frames import decode
-from inference.imagestats import ImageStats, analyse
+from inference.imagestats import ImageStats
+from inference.ports import Model, PredictionSink
+from inference.prepare import Prepared, prepare
 from monitor.core.exceptions import InvalidRecord, PredictionLogFull
-from monitor.core.vocabulary import ACTION_FOR_CLASS, CLASSES
-from monitor.predlog import PredictionLog
+from monitor.core.vocabulary import ACTION_FOR_CLASS, CLASSES, prob_field
 from monitor.predlog.records import PredictionRecord, uuid7
 
 log = logging.getLogger(__name__)
-
-STATS_SIZE = 224  # statistics are always taken at 224 x 224, whatever the model's input
 
 
 @dataclass(frozen=True)
@@ -46,15 +43,14 @@ class FrameIn:
 
 
 @dataclass(frozen=True)
-class ExternalPrediction:
-    """A prediction made elsewhere (the endpoint ran the model), to log with image stats."""
+class Prediction:
+    """A model's answer for one frame: the class it chose and every class's probability by
+    name. The worker's model makes one per frame; `log_external` takes one made elsewhere."""
 
     predicted_class: str
-    p_undamaged: float
-    p_minor: float
-    p_critical: float
+    probabilities: Mapping[str, float]  # class name -> probability, one entry per class
     model_version: str
-    latency_ms: float | None = None
+    latency_ms: float | None = None  # None: measured here, from the frame's arrival
 
 
 @dataclass(frozen=True)
@@ -77,72 +73,50 @@ class Worker:
 
     def __init__(
         self,
-        classifier: Classifier | None,
-        plog: PredictionLog,
+        model: Model | None,
+        sink: PredictionSink,
         *,
         images: ImageStore | None = None,
         diverter: Diverter | None = None,
     ) -> None:
-        self.classifier = classifier
-        self.plog = plog
+        self.model = model
+        self.sink = sink
         self.images = images
         self.diverter = diverter
 
     def process(self, frames: Sequence[FrameIn]) -> list[Outcome]:
         """Predict, act on and log a batch of frames."""
-        if self.classifier is None:
+        if self.model is None:
             raise RuntimeError("this worker has no model; use log_external()")
         outcomes: list[Outcome | None] = [None] * len(frames)
-        inputs, stats, ready = [], [], []
-        size = self.classifier.input_size
+        prepared: list[Prepared] = []
+        ready: list[int] = []
         for i, frame in enumerate(frames):
             try:
-                model_input, frame_stats = self._analyse(frame)
+                prepared.append(prepare(frame.data, self.model.input_size))
             except BadFrame as error:
                 outcomes[i] = self._refuse(frame, error)
                 continue
-            if size != STATS_SIZE:
-                model_input = cv2.resize(model_input, (size, size), interpolation=cv2.INTER_AREA)
-            inputs.append(model_input)
-            stats.append(frame_stats)
             ready.append(i)
         if ready:
-            result = self.classifier.predict(np.stack(inputs))
+            result = self.model.predict(np.stack([p.model_input for p in prepared]))
             metrics.INFERENCE_SECONDS.observe(result.seconds)
-            best = result.probabilities.argmax(axis=1)
-            for row, i in enumerate(ready):
-                p = result.probabilities[row]
+            version = self.model.version
+            for i, prep, probabilities in zip(ready, prepared, result.by_class(), strict=True):
+                # max() keeps the first of equal values, as argmax did: ties go to CLASSES order.
+                predicted = max(probabilities, key=probabilities.__getitem__)
                 outcomes[i] = self._finish(
-                    frames[i],
-                    stats[row],
-                    CLASSES[best[row]],
-                    float(p[0]),
-                    float(p[1]),
-                    float(p[2]),
-                    self.classifier.version,
+                    frames[i], prep.stats, Prediction(predicted, probabilities, version)
                 )
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def log_external(self, frame: FrameIn, prediction: ExternalPrediction) -> Outcome:
+    def log_external(self, frame: FrameIn, prediction: Prediction) -> Outcome:
         """Log a prediction made elsewhere, with the statistics of its image."""
         try:
-            _, frame_stats = self._analyse(frame)
+            stats = prepare(frame.data).stats
         except BadFrame as error:
             return self._refuse(frame, error)
-        return self._finish(
-            frame,
-            frame_stats,
-            prediction.predicted_class,
-            prediction.p_undamaged,
-            prediction.p_minor,
-            prediction.p_critical,
-            prediction.model_version,
-            latency_ms=prediction.latency_ms,
-        )
-
-    def _analyse(self, frame: FrameIn) -> tuple[np.ndarray, ImageStats]:
-        analysis = analyse(decode(frame.data), model_size=STATS_SIZE)
-        return analysis.model_input, analysis.stats
+        return self._finish(frame, stats, prediction)
 
     def _refuse(self, frame: FrameIn, error: BadFrame) -> Outcome:
         metrics.FRAMES_REJECTED.labels(error.reason).inc()
@@ -151,22 +125,17 @@ class Worker:
         )
         return Outcome(error=error)
 
-    def _finish(
-        self,
-        frame: FrameIn,
-        stats: ImageStats,
-        predicted: str,
-        p_undamaged: float,
-        p_minor: float,
-        p_critical: float,
-        model_version: str,
-        *,
-        latency_ms: float | None = None,
-    ) -> Outcome:
+    def _finish(self, frame: FrameIn, stats: ImageStats, prediction: Prediction) -> Outcome:
+        try:
+            probability_fields = _probability_fields(prediction.probabilities)
+        except InvalidRecord as error:
+            return self._not_logged(frame, stats, error)
+        predicted = prediction.predicted_class
         action = ACTION_FOR_CLASS.get(predicted, "none")
         image_ref = None
         if action != "none" and self.images is not None:
             image_ref = self.images.put(frame.data)
+        latency_ms = prediction.latency_ms
         if latency_ms is None:
             elapsed = time.perf_counter() - frame.received
             metrics.FRAME_SECONDS.observe(elapsed)
@@ -176,26 +145,18 @@ class Worker:
             station_id=frame.station_id,
             captured_at=frame.captured_at,
             parcel_id=frame.parcel_id,
-            model_version=model_version,
+            model_version=prediction.model_version,
             predicted_class=predicted,
-            p_undamaged=p_undamaged,
-            p_minor=p_minor,
-            p_critical=p_critical,
             latency_ms=latency_ms,
             action=action,
             image_ref=image_ref,
+            **probability_fields,
             **stats.as_dict(),
         )
         try:
-            self.plog.log(record)
+            self.sink.log(record)
         except (InvalidRecord, PredictionLogFull) as error:
-            log.warning(
-                "station %s parcel %s: prediction not logged: %s",
-                frame.station_id,
-                frame.parcel_id,
-                error,
-            )
-            return Outcome(stats=stats, error=error)
+            return self._not_logged(frame, stats, error)
         metrics.PREDICTIONS.labels(frame.station_id, predicted).inc()
         if action == "divert" and self.diverter is not None:
             self.diverter.divert(
@@ -204,8 +165,33 @@ class Worker:
                     "station_id": record.station_id,
                     "parcel_id": record.parcel_id,
                     "captured_at": record.captured_at.isoformat(),
-                    "p_critical": round(p_critical, 4),
-                    "model_version": model_version,
+                    "p_critical": round(prediction.probabilities["critical"], 4),
+                    "model_version": prediction.model_version,
                 }
             )
         return Outcome(record=record, stats=stats)
+
+    def _not_logged(
+        self, frame: FrameIn, stats: ImageStats, error: InvalidRecord | PredictionLogFull
+    ) -> Outcome:
+        log.warning(
+            "station %s parcel %s: prediction not logged: %s",
+            frame.station_id,
+            frame.parcel_id,
+            error,
+        )
+        return Outcome(stats=stats, error=error)
+
+
+def _probability_fields(probabilities: Mapping[str, float]) -> dict[str, float]:
+    """The record's `p_<class>` fields from probabilities by class name; InvalidRecord when a
+    class is missing or an unknown one appears (a model with other classes, a typo)."""
+    unknown = set(probabilities) - set(CLASSES)
+    if unknown:
+        raise InvalidRecord(
+            "probabilities", f"unknown classes {sorted(unknown)}; expected {list(CLASSES)}"
+        )
+    missing = [cls for cls in CLASSES if cls not in probabilities]
+    if missing:
+        raise InvalidRecord(prob_field(missing[0]), "is required: no probability for its class")
+    return {prob_field(cls): probabilities[cls] for cls in CLASSES}

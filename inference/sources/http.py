@@ -34,9 +34,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inference.exceptions import BadFrame
-from inference.worker import ExternalPrediction, FrameIn, Outcome, Worker
+from inference.worker import FrameIn, Outcome, Prediction, Worker
 from monitor.core.exceptions import InvalidRecord, PredictionLogFull
 from monitor.core.settings import Settings
+from monitor.core.vocabulary import CLASSES, prob_field
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +156,7 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
         "captured_at": record.captured_at.isoformat(),
         "model_version": record.model_version,
         "class": record.predicted_class,
-        "probabilities": {
-            "undamaged": record.p_undamaged,
-            "minor": record.p_minor,
-            "critical": record.p_critical,
-        },
+        "probabilities": {cls: getattr(record, prob_field(cls)) for cls in CLASSES},
         "action": record.action,
         "image_ref": record.image_ref,
         "latency_ms": record.latency_ms,
@@ -222,11 +219,9 @@ def create_app(worker: Worker, settings: Settings, *, sagemaker: bool = False) -
             parcel_id=_param(request, "parcel_id"),
             captured_at=_captured_at(request),
         )
-        prediction = ExternalPrediction(
+        prediction = Prediction(
             predicted_class=_param(request, "predicted_class", required=True) or "",
-            p_undamaged=_float(request, "p_undamaged") or 0.0,
-            p_minor=_float(request, "p_minor") or 0.0,
-            p_critical=_float(request, "p_critical") or 0.0,
+            probabilities={cls: _float(request, prob_field(cls)) or 0.0 for cls in CLASSES},
             model_version=_param(request, "model_version", required=True) or "",
             latency_ms=_float(request, "latency_ms", required=False),
         )
@@ -238,17 +233,17 @@ def create_app(worker: Worker, settings: Settings, *, sagemaker: bool = False) -
         return await predict(request, guarded=False)
 
     async def healthz(request: Request) -> JSONResponse:
-        stats = worker.plog.stats()
+        stats = worker.sink.stats()
         body = {
             "status": "ok",
-            "model_version": worker.classifier.version if worker.classifier else None,
+            "model_version": worker.model.version if worker.model else None,
             "database_up": stats.db_up,
             "pending_rows": stats.pending,
         }
         return JSONResponse(body)
 
     async def ping(request: Request) -> Response:
-        return Response(status_code=200 if worker.classifier is not None else 503)
+        return Response(status_code=200 if worker.model is not None else 503)
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

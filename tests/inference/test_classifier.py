@@ -27,10 +27,20 @@ def test_predicts_probabilities_in_beltwatch_class_order(tmp_path) -> None:
     assert clf.version == "colour-1" and clf.input_size == 32
 
 
+def test_probabilities_by_class_name_one_mapping_per_image(tmp_path) -> None:
+    result = Classifier(colour_model(tmp_path)).predict(batch("red", "green"))
+    red, green = result.by_class()
+    assert list(red) == ["undamaged", "minor", "critical"]
+    assert red["critical"] > 0.9 and green["undamaged"] > 0.9
+    assert sum(red.values()) == pytest.approx(1.0, abs=1e-6)
+    assert all(type(p) is float for p in red.values())
+
+
 def test_model_with_classes_in_another_order_is_mapped_by_name(tmp_path) -> None:
     path = colour_model(tmp_path, classes=("critical", "undamaged", "minor"))
     result = Classifier(path).predict(batch("green", "blue", "red"))
     assert result.classes == ["undamaged", "minor", "critical"]
+    assert result.by_class()[2]["critical"] > 0.9
 
 
 def test_missing_model_file_is_named(tmp_path) -> None:

@@ -428,18 +428,29 @@ def test_resize_for_model_averages_fine_detail_instead_of_aliasing():
 
 def test_downscale_shares_one_chain_for_the_model_input_and_the_tile_source():
     frame = np.random.default_rng(1).integers(0, 256, (960, 1280, 3), dtype=np.uint8)
-    result = downscale(frame, size=224, max_side=640)
-    assert np.array_equal(result.model_input, resize_for_model(frame))
+    result = downscale(frame, (224,), max_side=640)
+    assert np.array_equal(result.squares[224], resize_for_model(frame))
     assert np.array_equal(result.reduced, halve(frame))
     small = frame[:224, :224].copy()
-    assert downscale(small).model_input is small
+    assert downscale(small).squares[224] is small
     assert downscale(small).reduced is small
+
+
+@pytest.mark.parametrize("shape", [(960, 1280), (1080, 1920), (500, 4000), (300, 300), (90, 60)])
+@pytest.mark.parametrize("sizes", [(224, 128), (128, 224), (320, 224, 64), (224, 224)])
+def test_downscale_gives_each_size_exactly_what_resize_for_model_makes(shape, sizes):
+    frame = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    result = downscale(frame, sizes, max_side=640)
+    assert sorted(result.squares) == sorted(set(sizes))
+    for size in sizes:
+        assert np.array_equal(result.squares[size], resize_for_model(frame, size)), size
+    assert np.array_equal(result.reduced, reduce(frame, 640))
 
 
 def test_downscale_of_a_very_wide_frame_reduces_the_tile_source_further():
     frame = np.zeros((500, 4000, 3), np.uint8)
-    result = downscale(frame, size=224, max_side=640)
-    assert result.model_input.shape == (224, 224, 3)
+    result = downscale(frame, (224,), max_side=640)
+    assert result.squares[224].shape == (224, 224, 3)
     assert max(result.reduced.shape[:2]) <= 640
 
 

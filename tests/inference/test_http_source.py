@@ -132,6 +132,7 @@ def test_log_route_records_a_prediction_made_elsewhere(make_client, engine) -> N
         assert client.plog.flush(timeout=30)
     assert response.status_code == 201, response.text
     assert response.json()["model_version"] == "endpoint-resnet50-3"
+    assert response.json()["probabilities"] == {"undamaged": 0.2, "minor": 0.7, "critical": 0.1}
     assert bad.status_code == 400 and bad.json()["field"] == "p_minor"
     assert count_rows(engine) == 1
 
