@@ -38,7 +38,7 @@ _DB_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
 # The shipped default models (a source checkout; see models/README in the repository).
-_REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+_REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 CHANNEL_SETTING = {
