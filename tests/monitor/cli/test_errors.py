@@ -4,7 +4,10 @@ expected failure is one red line and its class's exit code; `-v` adds the traceb
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -160,3 +163,19 @@ def test_a_bug_keeps_its_traceback_and_is_not_turned_into_a_line() -> None:
     assert isinstance(result.exception, KeyError)
     result = runner.invoke(buggy, ["refuse"])
     assert result.exit_code == 1 and result.stderr.startswith("error: spool directory /spool")
+
+
+def test_python_m_monitor_cli_has_the_same_boundary() -> None:
+    env = {**os.environ, "BELTWATCH_RETENTION_DAYS": "-5"}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "db", "current"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "invalid configuration: retention_days (BELTWATCH_RETENTION_DAYS): Input should be "
+        "greater than or equal to 1; got '-5'"
+    ]
