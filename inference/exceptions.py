@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from monitor.core.exceptions import BeltwatchError
+
 # Machine labels for a refused frame; short and few, so they can double as a metric label.
 Reason = Literal[
     "empty",  # no bytes, or an array with a zero-length side
@@ -16,7 +18,7 @@ Reason = Literal[
 ]
 
 
-class BadFrame(Exception):
+class BadFrame(BeltwatchError):
     """A camera frame that cannot be used; `reason` is a short machine label (see Reason)."""
 
     def __init__(self, reason: Reason, message: str) -> None:
@@ -25,5 +27,5 @@ class BadFrame(Exception):
         super().__init__(f"bad frame ({reason}): {message}")
 
 
-class ModelError(Exception):
+class ModelError(BeltwatchError):
     """A model that cannot be loaded or run as its metadata describes; says what was expected."""

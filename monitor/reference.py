@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 
 from monitor.core.db.models import ReferenceProfile
+from monitor.core.exceptions import BeltwatchError
 from monitor.core.vocabulary import CLASSES
 from monitor.rules.base import SAMPLE_COLUMNS, Reference
 
@@ -24,7 +25,7 @@ _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 _WHERE = "station_id = :station AND captured_at >= :since AND captured_at < :until"
 
 
-class NoData(Exception):
+class NoData(BeltwatchError):
     """The window holds no predictions of the station."""
 
 

@@ -26,6 +26,15 @@ from monitor.core.settings import Settings, load_settings
 TEST_URL_ENV = "BELTWATCH_TEST_DATABASE_URL"
 
 
+@pytest.fixture(autouse=True)
+def _no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from the defaults: the developer's `BELTWATCH_*` variables (the
+    config file's path included) are removed; only the test server's URL stays."""
+    for name in list(os.environ):
+        if name.upper().startswith("BELTWATCH_") and name != TEST_URL_ENV:
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
     """An administrative URL (may CREATE DATABASE) of the server the tests use."""

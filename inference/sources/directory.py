@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from inference.worker import FrameIn, Outcome, Worker
-from monitor.core.exceptions import PredictionLogFull
+from monitor.core.exceptions import BeltwatchError, PredictionLogFull
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ _TIME = re.compile(r"^(\d{8}T\d{6})(?:\.(\d{1,6}))?Z$")
 _NAMESPACE = uuid.UUID("6f1c3c55-1b0e-4c53-9c4e-2a8f3b0d7e11")  # beltwatch directory frames
 
 
-class FrameNameError(ValueError):
+class FrameNameError(BeltwatchError, ValueError):
     """A file whose station, parcel or time cannot be read."""
 
 

@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from inference.exceptions import BadFrame
 from inference.worker import FrameIn, Outcome, Prediction, Worker
-from monitor.core.exceptions import InvalidRecord, PredictionLogFull
+from monitor.core.exceptions import BeltwatchError, InvalidRecord, PredictionLogFull
 from monitor.core.settings import Settings
 from monitor.core.vocabulary import CLASSES, prob_field
 
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 SAGEMAKER_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 
 
-class RequestError(Exception):
+class RequestError(BeltwatchError):
     """A request the worker refuses; carries its HTTP status and the field at fault."""
 
     def __init__(self, status: int, message: str, field: str | None = None) -> None:

@@ -12,9 +12,11 @@ from monitor.cli.baseline import baseline_app
 from monitor.cli.common import app
 from monitor.cli.db import db_app
 from monitor.cli.monitor import monitor_app
+from monitor.cli.settings import show_settings
 from monitor.cli.silence import silence_app
 from monitor.cli.worker import worker_app
 
+app.command("settings")(show_settings)
 app.add_typer(db_app, name="db")
 app.add_typer(worker_app, name="worker")
 app.add_typer(monitor_app, name="monitor")

@@ -1,27 +1,96 @@
-"""What every command shares: the root `beltwatch` app and its options, Settings for a
-command, an engine for a command, time parsing and the one-line failure."""
+"""What every command shares: the root `beltwatch` app and its options, the error boundary
+(one line and an exit code per failure class), Settings for a command, an engine for a
+command and time parsing."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import click
+import psycopg
+import sqlalchemy.exc
 import typer
 from sqlalchemy import Engine
+from typer.core import TyperGroup
 
-from monitor.core.exceptions import ConfigError
+from inference.exceptions import ModelError
+from monitor.core.exceptions import BeltwatchError, ConfigError, DatabaseError
 from monitor.core.settings import CONFIG_ENV, Settings, load_settings
+
+# Exit codes, one per failure class (README, "Command line"). 2 is also what Typer answers
+# a usage error with: both mean "fix how beltwatch is called or configured".
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_BEHIND = 3  # `db current`: the schema is older than the code
+EXIT_DATABASE = 4
+EXIT_MODEL = 5
+
+# The first match names the failure; order matters (DatabaseError is a BeltwatchError).
+_FAILURE_CLASSES: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str, int], ...] = (
+    (ConfigError, "invalid configuration", EXIT_CONFIG),
+    (
+        (DatabaseError, sqlalchemy.exc.OperationalError, psycopg.OperationalError),
+        "database unreachable",
+        EXIT_DATABASE,
+    ),
+    (sqlalchemy.exc.SQLAlchemyError, "database error", EXIT_FAILED),
+    (ModelError, "model unusable", EXIT_MODEL),
+    (BeltwatchError, "error", EXIT_FAILED),
+)
+
+# user:password@ in any URL a driver or library put into its message.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+
+
+def failure_line(error: Exception) -> tuple[str, int] | None:
+    """The one line and exit code for an expected failure; None for anything else (a bug)."""
+    for kinds, label, code in _FAILURE_CLASSES:
+        if isinstance(error, kinds):
+            return f"{label}: {_one_line(error)}", code
+    return None
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, ConfigError):
+        text = "; ".join(f"{setting}: {message}" for setting, message in error.problems)
+    else:
+        if isinstance(error, sqlalchemy.exc.DBAPIError) and error.orig is not None:
+            error = error.orig  # the driver's words, without SQLAlchemy's SQL and parameters
+        text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+class ErrorBoundary(TyperGroup):
+    """The root group: every command runs inside it, so an expected failure ends the
+    process with one red line and its exit code (the traceback too with `-v`)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            failure = failure_line(error)
+            if failure is None:
+                raise
+            if ctx.params.get("verbose"):
+                traceback.print_exception(error)
+            typer.secho(failure[0], fg=typer.colors.RED, err=True)
+            raise typer.Exit(failure[1]) from None
+
 
 app = typer.Typer(
     name="beltwatch",
     help="Monitor for image classifiers on conveyor belts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorBoundary,
 )
 
 
@@ -37,7 +106,10 @@ def main(
         Path | None,
         typer.Option("--config", envvar=CONFIG_ENV, help="TOML settings file.", show_default=False),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Log more; show the traceback of a failure."),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -47,17 +119,19 @@ def main(
 
 
 def settings_from(ctx: typer.Context) -> Settings:
-    """Build Settings for a command; a bad value ends the command with exit code 2."""
-    try:
-        return load_settings(ctx.obj.config if ctx.obj else None)
-    except ConfigError as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+    """Build Settings for a command (a bad value: ConfigError, exit code 2 at the boundary)."""
+    return load_settings(config_path(ctx))
+
+
+def config_path(ctx: typer.Context) -> Path | None:
+    """The settings file given by `--config` or BELTWATCH_CONFIG, if any."""
+    return ctx.obj.config if ctx.obj else None
 
 
 def fail(message: str) -> typer.Exit:
+    """Print a command's own refusal as one red line; raise the result (exit code 1)."""
     typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
+    return typer.Exit(EXIT_FAILED)
 
 
 def parse_time(value: str, option: str) -> datetime:

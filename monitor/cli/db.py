@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import sqlalchemy.exc
 import typer
 
-from monitor.cli.common import fail, settings_from
-from monitor.core.exceptions import BeltwatchError
+from monitor.cli.common import EXIT_BEHIND, settings_from
 
 db_app = typer.Typer(help="The database: migrations and daily partitions.", no_args_is_help=True)
 
@@ -22,11 +20,7 @@ def db_upgrade(
     """Create or update the schema (alembic upgrade), then the partitions ahead."""
     from monitor.core.db import dbops
 
-    settings = settings_from(ctx)
-    try:
-        result = dbops.upgrade(settings, revision)
-    except (BeltwatchError, sqlalchemy.exc.SQLAlchemyError) as error:
-        raise fail(f"db upgrade failed: {error}") from None
+    result = dbops.upgrade(settings_from(ctx), revision)
     typer.echo(f"database {result.url}: revision {result.revision}")
     if result.partitions:
         typer.echo(
@@ -46,26 +40,20 @@ def db_downgrade(
     settings = settings_from(ctx)
     if not yes:
         typer.confirm(f"Downgrade to {revision}? Tables and their data may be dropped.", abort=True)
-    try:
-        result = dbops.downgrade(settings, revision)
-    except (BeltwatchError, sqlalchemy.exc.SQLAlchemyError) as error:
-        raise fail(f"db downgrade failed: {error}") from None
+    result = dbops.downgrade(settings, revision)
     typer.echo(f"database {result.url}: revision {result.revision or 'base (empty)'}")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
-    """Show the schema revision of the database and the newest the code knows."""
+    """Show the schema revision of the database and the newest the code knows (exit code 3:
+    the database is behind)."""
     from monitor.core.db import dbops
 
-    settings = settings_from(ctx)
-    try:
-        result = dbops.current(settings)
-    except (BeltwatchError, sqlalchemy.exc.SQLAlchemyError) as error:
-        raise fail(f"db current failed: {error}") from None
+    result = dbops.current(settings_from(ctx))
     typer.echo(f"database {result.url}: revision {result.revision or 'none'} (head {result.head})")
     if result.revision != result.head:
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_BEHIND)
 
 
 @db_app.command("partitions")
@@ -79,10 +67,7 @@ def db_partitions(
     from monitor.core.db import dbops
 
     settings = settings_from(ctx)
-    try:
-        result = dbops.maintain_partitions(settings, today=datetime.now(UTC).date(), prune=prune)
-    except (BeltwatchError, sqlalchemy.exc.SQLAlchemyError) as error:
-        raise fail(f"db partitions failed: {error}") from None
+    result = dbops.maintain_partitions(settings, today=datetime.now(UTC).date(), prune=prune)
     for day, rows in result.days:
         typer.echo(f"{day}  ~{rows:,} rows")
     if result.dropped:

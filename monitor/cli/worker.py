@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import fail, settings_from
-from monitor.core.exceptions import BeltwatchError
+from monitor.cli.common import settings_from
 
 worker_app = typer.Typer(help="The inference worker: model, statistics, log.", no_args_is_help=True)
 
@@ -25,14 +24,9 @@ def worker_http(
     port: Annotated[int | None, typer.Option("--port", help="Override the port.")] = None,
 ) -> None:
     """Serve predictions over HTTP until SIGTERM (a second SIGTERM exits at once)."""
-    from inference.exceptions import ModelError
     from inference.runner import run_http
 
-    settings = settings_from(ctx)
-    try:
-        run_http(settings, sagemaker=sagemaker, port=port)
-    except (ModelError, BeltwatchError) as error:
-        raise fail(f"worker failed: {error}") from None
+    run_http(settings_from(ctx), sagemaker=sagemaker, port=port)
 
 
 @worker_app.command("dir")
@@ -42,12 +36,7 @@ def worker_dir(
     once: Annotated[bool, typer.Option("--once", help="Process what is there, then exit.")] = False,
 ) -> None:
     """Process image files dropped into PATH (see inference/sources/directory.py for naming)."""
-    from inference.exceptions import ModelError
     from inference.runner import run_directory
 
-    settings = settings_from(ctx)
-    try:
-        handled = run_directory(settings, path, once=once)
-    except (ModelError, BeltwatchError) as error:
-        raise fail(f"worker failed: {error}") from None
+    handled = run_directory(settings_from(ctx), path, once=once)
     typer.echo(f"{handled} frame(s) processed")

@@ -1,8 +1,9 @@
 """The one `Settings` object: environment variables `BELTWATCH_*` over an optional TOML file.
 
 Build it once per entry point with `load_settings()` and pass it down; nothing reads the
-environment anywhere else. Every field carries its description, which the README mirrors
-(a test keeps them in step).
+environment anywhere else. Every field carries its description; `beltwatch settings
+--markdown` renders them as the README's table (a test keeps the two equal). The module is
+long because it is the one declaration of every setting.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ CONFIG_ENV = "BELTWATCH_CONFIG"
 
 _DB_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
+# Directory settings that default (when unset) to a folder of data_dir: field -> folder.
+UNDER_DATA_DIR = {"spool_dir": "spool", "image_store_dir": "images", "reports_dir": "reports"}
 
-# The shipped default models (a source checkout; see models/README in the repository).
-_REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+# The shipped default models (a source checkout; see models/README.md in the repository).
+_REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 CHANNEL_SETTING = {
@@ -82,25 +86,29 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description=(
-            "PostgreSQL URL (postgresql://user:password@host:5432/db). Unset: beltwatch "
-            "starts an embedded PostgreSQL in <data_dir>/postgres."
+            "PostgreSQL URL (`postgresql://user:password@host:5432/db`; secret). Unset: an "
+            "embedded PostgreSQL in `<data_dir>/postgres`."
         ),
     )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Local state: the embedded database, the prediction spool, reports.",
+        json_schema_extra={"default_text": "the user data dir (`~/.local/share/beltwatch`)"},
     )
     spool_dir: Path | None = Field(
         default=None,
         description=(
-            "Where the prediction log keeps its write-ahead spool (default <data_dir>/spool). "
-            "One process per directory."
+            "The prediction log's write-ahead spool. One process per directory: give each "
+            "worker its own."
         ),
     )
     retention_days: int = Field(
         default=90,
         ge=1,
-        description="Days of predictions kept; older daily partitions are dropped.",
+        description=(
+            "Days of predictions kept; older daily partitions are dropped by "
+            "`db partitions --prune`."
+        ),
     )
     partitions_ahead_days: int = Field(
         default=7, ge=1, le=366, description="Daily partitions of `predictions` created ahead."
@@ -118,8 +126,8 @@ class Settings(BaseSettings):
         default=2 * 1024**3,
         ge=1024 * 1024,
         description=(
-            "Most bytes of not-yet-committed predictions kept in the spool (the log's bounded "
-            "queue); past it `log_overflow` decides."
+            "Most bytes of not-yet-stored predictions in the spool (the log's bounded queue); "
+            "past it `log_overflow` decides."
         ),
     )
     log_segment_max_bytes: int = Field(
@@ -131,8 +139,8 @@ class Settings(BaseSettings):
         default="block",
         description=(
             "When the spool is full or its disk fails: `block` waits up to "
-            "log_overflow_block_ms then raises, `raise` raises PredictionLogFull at once, "
-            "`drop` drops the record. Every case is counted and logged."
+            "`log_overflow_block_ms` then raises, `raise` raises `PredictionLogFull` at once, "
+            "`drop` drops the record. Each is counted (metrics) and logged."
         ),
     )
     log_overflow_block_ms: int = Field(
@@ -147,7 +155,11 @@ class Settings(BaseSettings):
         ),
     )
     log_retry_initial_s: float = Field(
-        default=0.5, gt=0, description="First wait before retrying the database after an error."
+        default=0.5,
+        gt=0,
+        description=(
+            "First wait before retrying the database after an error (doubles, with jitter)."
+        ),
     )
     log_retry_max_s: float = Field(
         default=30.0, gt=0, description="Longest wait between database retries (backoff cap)."
@@ -157,9 +169,9 @@ class Settings(BaseSettings):
     model_path: Path = Field(
         default_factory=lambda: _REPO_MODELS / "beltcnn-int8.onnx",
         description=(
-            "ONNX model the worker runs; its metadata file (<model>.json) must sit beside it. "
-            "Default: the shipped INT8 model."
+            "ONNX model the worker runs; its metadata file (`<model>.json`) must sit beside it."
         ),
+        json_schema_extra={"default_text": "`models/beltcnn-int8.onnx` (the shipped model)"},
     )
     inference_threads: int = Field(
         default=0, ge=0, le=256, description="ONNX Runtime intra-op threads (0: one per core)."
@@ -176,30 +188,40 @@ class Settings(BaseSettings):
         le=1000,
         description="Longest a frame waits for others to fill a batch (HTTP source).",
     )
-    worker_host: str = Field(default="127.0.0.1", description="Address the HTTP source binds.")
+    worker_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP source binds (SageMaker mode: `0.0.0.0`).",
+    )
     worker_port: int = Field(
         default=8000, ge=1, le=65535, description="Port of the HTTP source (SageMaker mode: 8080)."
     )
     worker_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token required on the prediction and logging routes (unset: none).",
+        description="Bearer token required on `/v1/predict` and `/v1/log` (secret); unset: none.",
     )
     worker_max_image_bytes: int = Field(
-        default=20 * 1024**2, ge=1024, description="Largest image body the worker accepts."
+        default=20 * 1024**2,
+        ge=1024,
+        description="Largest image body the HTTP source accepts (413 beyond).",
     )
     divert_url: SecretStr | None = Field(
         default=None,
         description=(
             "URL the worker POSTs a divert request to for a critical parcel (the conveyor's "
-            "PLC gateway); unset: no divert call."
+            "PLC gateway; secret: it may carry credentials). Unset: no divert call."
         ),
     )
     divert_timeout_ms: int = Field(
-        default=300, ge=1, le=10_000, description="Timeout of one divert call."
+        default=300,
+        ge=1,
+        le=10_000,
+        description=(
+            "Timeout of one divert call; failures are logged and counted, never block the belt."
+        ),
     )
     image_store_dir: Path | None = Field(
         default=None,
-        description="Where minor and critical images are kept for review (<data_dir>/images).",
+        description="Where minor and critical images are kept for review (content-addressed).",
     )
     image_retention_days: int = Field(
         default=30, ge=1, description="Days a stored review image is kept."
@@ -212,14 +234,18 @@ class Settings(BaseSettings):
     monitor_misfire_grace_s: int = Field(
         default=3300,
         ge=1,
-        description="How late a missed hourly run may still start (later: the next catches up).",
+        description=(
+            "How late a missed hourly run may still start (later: the next run catches up)."
+        ),
     )
     monitor_catchup_hours: int = Field(
         default=48, ge=1, description="Furthest back an hourly run catches up unprocessed hours."
     )
     reports_dir: Path | None = Field(
         default=None,
-        description="Where drift reports (HTML) are kept (default <data_dir>/reports).",
+        description=(
+            "Where Evidently drift reports (HTML) are kept; an alert's evidence names its own."
+        ),
     )
     drift_sample_size: int = Field(
         default=2000,
@@ -237,41 +263,53 @@ class Settings(BaseSettings):
     provisional_reference_hours: int = Field(
         default=24,
         ge=1,
-        description="A station without a reference gets a provisional one from its first N hours.",
+        description=(
+            "A station without a reference gets a provisional one from its first N hours "
+            "(marked provisional in alerts)."
+        ),
     )
     critical_rate_threshold: float = Field(
-        default=0.10, gt=0, lt=1, description="Critical share above which critical_rate fires."
+        default=0.10, gt=0, lt=1, description="Critical share above which `critical_rate` fires."
     )
     critical_rate_baseline: float = Field(
-        default=0.03, gt=0, lt=1, description="Normal critical share (the binomial test's null)."
+        default=0.03,
+        gt=0,
+        lt=1,
+        description="Normal critical share (the binomial test's null hypothesis).",
     )
     critical_rate_alpha: float = Field(
         default=1e-3,
         gt=0,
         lt=0.5,
-        description="Significance of the one-sided binomial test against the baseline.",
+        description="Significance of the one-sided exact binomial test against the baseline.",
     )
     critical_rate_min_predictions: int = Field(
-        default=50, ge=1, description="Fewest predictions in an hour for critical_rate to judge."
+        default=50,
+        ge=1,
+        description="Fewest predictions in an hour for `critical_rate` to judge.",
     )
     critical_rate_station_thresholds: dict[str, float] = Field(
         default_factory=dict,
-        description='Per-station critical_rate thresholds, JSON: {"dock-3": 0.15}.',
+        description='Per-station `critical_rate` thresholds, JSON: `{"dock-3": 0.15}`.',
     )
     lens_sharpness_drop: float = Field(
         default=0.40,
         gt=0,
         lt=1,
-        description="Fall of the hourly median sharpness (fraction) lens_drift fires on at once.",
+        description="Fall of the hourly median sharpness (fraction) `lens_drift` fires on at once.",
     )
     lighting_brightness_shift: float = Field(
-        default=20.0, gt=0, description="Move of mean brightness (levels) lighting_drift fires on."
+        default=20.0,
+        gt=0,
+        description="Move of mean brightness (levels) `lighting_drift` fires on.",
     )
     lighting_clipping_increase: float = Field(
         default=0.05,
         gt=0,
         lt=1,
-        description="Rise of the clipped-pixel fraction (dark or bright) lighting_drift fires on.",
+        description=(
+            "Rise of the clipped-pixel fraction (dark or bright) `lighting_drift` fires on."
+        ),
     )
     drift_control_sigmas: float = Field(
         default=3.0,
@@ -286,8 +324,9 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description=(
-            "A CUSUM alarm also needs this fraction of the abrupt threshold, so a sustained "
-            "harmless shift never fires."
+            "A CUSUM alarm also needs this fraction of the abrupt threshold "
+            "(`lens_sharpness_drop`, `lighting_brightness_shift`), so a sustained harmless "
+            "shift never fires."
         ),
     )
     lens_veil_haze: float = Field(
@@ -295,8 +334,9 @@ class Settings(BaseSettings):
         gt=0,
         lt=1,
         description=(
-            "Fraction of the luma range a haze veil must take (dark level lifted) for "
-            "lens_drift; half of it makes lighting_drift discount what the veil explains."
+            "Fraction of the luma range a haze veil must take (with the dark level lifted) "
+            "for `lens_drift`; half of it makes `lighting_drift` discount the brightness the "
+            "veil explains."
         ),
     )
     cusum_k: float = Field(
@@ -311,17 +351,23 @@ class Settings(BaseSettings):
         default=0.1,
         gt=0,
         lt=1,
-        description="Jensen-Shannon distance of the class mix from the reference that fires.",
+        description=(
+            "Jensen-Shannon distance of the class mix from the reference that `class_drift` "
+            "fires on."
+        ),
     )
     latency_budget_ms: float = Field(
         default=100.0,
         gt=0,
-        description="Per-image budget; latency fires when the hour's p95 exceeds it.",
+        description="Per-image budget; `latency` fires when an hour's p95 exceeds it.",
     )
     no_data_min_expected: float = Field(
         default=30.0,
         gt=0,
-        description="no_data fires for a station that normally sends at least this many an hour.",
+        description=(
+            "`no_data` fires for a station that normally sends at least this many an hour and "
+            "sent none."
+        ),
     )
     repeat_interval_hours: int = Field(
         default=4, ge=1, description="Re-notify a still-firing alert after this many hours."
@@ -335,7 +381,10 @@ class Settings(BaseSettings):
         default=None, description="Slack incoming-webhook URL (secret); unset: no Slack."
     )
     slack_send_resolved: bool = Field(
-        default=False, description="Also post to Slack when an alert resolves."
+        default=False,
+        description=(
+            "Also post to Slack when an alert resolves (the paging tools always get resolves)."
+        ),
     )
     pagerduty_routing_key: SecretStr | None = Field(
         default=None, description="PagerDuty Events API v2 routing key (secret)."
@@ -345,21 +394,27 @@ class Settings(BaseSettings):
         description="PagerDuty Events API v2 endpoint.",
     )
     opsgenie_api_key: SecretStr | None = Field(
-        default=None, description="Opsgenie API key (secret), sent as `GenieKey`."
+        default=None,
+        description="Opsgenie API key (secret), sent as `Authorization: GenieKey ...`.",
     )
     opsgenie_api_url: str = Field(
         default="https://api.opsgenie.com",
         description=(
-            "Opsgenie API base URL (EU: https://api.eu.opsgenie.com; or the Jira Service "
-            "Management equivalent after Opsgenie's end of life)."
+            "Opsgenie API base URL; EU accounts: `https://api.eu.opsgenie.com`. Opsgenie's API "
+            "is announced to end on 2027-04-05: point this at the successor's compatible "
+            "endpoint (see `monitor/notifiers/opsgenie.py`)."
         ),
     )
     webhook_url: SecretStr | None = Field(
-        default=None, description="URL that gets Alertmanager-format JSON (secret)."
+        default=None,
+        description="URL that receives Prometheus-Alertmanager-format JSON (secret).",
     )
     webhook_secret: SecretStr | None = Field(
         default=None,
-        description="Signs webhook bodies the Standard Webhooks way (whsec_... or any string).",
+        description=(
+            "Signs webhook bodies the Standard Webhooks way (`webhook-id`, "
+            "`webhook-timestamp`, `webhook-signature`); `whsec_...` or any string (secret)."
+        ),
     )
     alert_routes: list[Route] = Field(
         default_factory=list,
@@ -372,7 +427,7 @@ class Settings(BaseSettings):
     dashboard_url: str | None = Field(
         default=None, description="Base URL of the dashboard, for links in notifications."
     )
-    site_name: str = Field(default="site", description="This site's name (PagerDuty group).")
+    site_name: str = Field(default="site", description="This site's name (PagerDuty `group`).")
     notify_timeout_s: float = Field(
         default=10.0, gt=0, le=120, description="Timeout of one delivery attempt."
     )
@@ -380,16 +435,28 @@ class Settings(BaseSettings):
         default=12, ge=1, description="Attempts before a notification is marked failed."
     )
     notify_max_age_hours: float = Field(
-        default=24.0, gt=0, description="Age after which an undelivered notification fails."
+        default=24.0,
+        gt=0,
+        description="Age after which an undelivered notification is marked failed.",
     )
     notify_backoff_initial_s: float = Field(
-        default=5.0, gt=0, description="Wait before the first retry (doubles, with jitter)."
+        default=5.0,
+        gt=0,
+        description=(
+            "Wait before the first retry (doubles each time, with jitter; a longer "
+            "`Retry-After` wins)."
+        ),
     )
     notify_backoff_max_s: float = Field(
         default=1800.0, gt=0, description="Longest wait between retries."
     )
     dispatch_interval_s: int = Field(
-        default=60, ge=1, description="How often the monitor drains the notification outbox."
+        default=60,
+        ge=1,
+        description=(
+            "How often the monitor process drains the notification outbox (also right after "
+            "each hourly run)."
+        ),
     )
 
     @field_validator("database_url")
@@ -460,11 +527,18 @@ class Settings(BaseSettings):
 
     @property
     def effective_spool_dir(self) -> Path:
-        return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+        """`spool_dir`, or its folder in `data_dir` when unset."""
+        return self.under_data_dir("spool_dir")
 
     @property
     def effective_reports_dir(self) -> Path:
-        return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
+        """`reports_dir`, or its folder in `data_dir` when unset."""
+        return self.under_data_dir("reports_dir")
+
+    def under_data_dir(self, name: str) -> Path:
+        """The directory setting `name` (one of UNDER_DATA_DIR), or its default in data_dir."""
+        value = getattr(self, name)
+        return value if value is not None else self.data_dir / UNDER_DATA_DIR[name]
 
     def critical_threshold_for(self, station_id: str | None) -> float:
         if station_id is None:
@@ -473,9 +547,8 @@ class Settings(BaseSettings):
 
     @property
     def effective_image_store_dir(self) -> Path:
-        return (
-            self.image_store_dir if self.image_store_dir is not None else self.data_dir / "images"
-        )
+        """`image_store_dir`, or its folder in `data_dir` when unset."""
+        return self.under_data_dir("image_store_dir")
 
 
 def _problems(error: ValidationError, secret_fields: set[str]) -> list[tuple[str, str]]:

@@ -24,18 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.core.exceptions import SpoolLocked
+from monitor.core.exceptions import BeltwatchError, SpoolLocked
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".seg"
 
 
-class SpoolFull(Exception):
+class SpoolFull(BeltwatchError):
     """The spool holds `max_bytes` of uncommitted rows already."""
 
 
-class SpoolWriteError(Exception):
+class SpoolWriteError(BeltwatchError):
     """The disk refused a write (full, read-only, I/O error); nothing was appended."""
 
 

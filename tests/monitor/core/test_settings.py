@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,26 @@ def test_route_to_an_unconfigured_or_unknown_channel_is_an_error(monkeypatch) ->
     with pytest.raises(ConfigError, match="'sms' unknown") as caught:
         load_settings(slack_webhook_url="https://hooks.slack.com/services/T0/B0/secret-part")
     assert "secret-part" not in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def developer_shell() -> Iterator[str | None]:
+    """Variables as a developer's shell may export them, set before any test fixture runs."""
+    exported = {"BELTWATCH_RETENTION_DAYS": "3", "BELTWATCH_CONFIG": "/nowhere/beltwatch.toml"}
+    os.environ.update(exported)
+    yield os.environ.get("BELTWATCH_TEST_DATABASE_URL")
+    for name in exported:
+        os.environ.pop(name, None)
+
+
+def test_the_developers_beltwatch_variables_never_reach_a_test(developer_shell) -> None:
+    assert not {"BELTWATCH_RETENTION_DAYS", "BELTWATCH_CONFIG"} & set(os.environ)
+    assert load_settings().retention_days == 90
+    # The test server's URL is what the tests themselves need; it stays.
+    assert os.environ.get("BELTWATCH_TEST_DATABASE_URL") == developer_shell
+
+
+def test_default_model_is_the_shipped_int8_model() -> None:
+    model = load_settings().model_path
+    assert model.name == "beltcnn-int8.onnx" and model.is_file()
+    assert model.with_suffix(".json").is_file()
