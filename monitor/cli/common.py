@@ -27,23 +27,28 @@ from monitor.core.settings import CONFIG_ENV, Settings, load_settings
 
 # Exit codes, one per failure class (README, "Command line"). 2 is also what Typer answers
 # a usage error with: both mean "fix how beltwatch is called or configured".
-EXIT_FAILED = 1
+EXIT_FAILED = 1  # the command failed: the line says what and what to check
 EXIT_CONFIG = 2
 EXIT_BEHIND = 3  # `db current`: the schema is older than the code
-EXIT_DATABASE = 4
-EXIT_MODEL = 5
+
+_CHECK_DATABASE = "check BELTWATCH_DATABASE_URL and that the server is running"
+_CHECK_MODEL = "check BELTWATCH_MODEL_PATH and the metadata file beside the model"
 
 # The first match names the failure; order matters (DatabaseError is a BeltwatchError).
-_FAILURE_CLASSES: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str, int], ...] = (
-    (ConfigError, "invalid configuration", EXIT_CONFIG),
+# (kinds, label, what to check, exit code)
+_FAILURE_CLASSES: tuple[
+    tuple[type[Exception] | tuple[type[Exception], ...], str, str | None, int], ...
+] = (
+    (ConfigError, "invalid configuration", None, EXIT_CONFIG),
     (
         (DatabaseError, sqlalchemy.exc.OperationalError, psycopg.OperationalError),
         "database unreachable",
-        EXIT_DATABASE,
+        _CHECK_DATABASE,
+        EXIT_FAILED,
     ),
-    (sqlalchemy.exc.SQLAlchemyError, "database error", EXIT_FAILED),
-    (ModelError, "model unusable", EXIT_MODEL),
-    (BeltwatchError, "error", EXIT_FAILED),
+    (sqlalchemy.exc.SQLAlchemyError, "database error", None, EXIT_FAILED),
+    (ModelError, "model unusable", _CHECK_MODEL, EXIT_FAILED),
+    (BeltwatchError, "error", None, EXIT_FAILED),
 )
 
 # user:password@ in any URL a driver or library put into its message.
@@ -52,9 +57,10 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
 
 def failure_line(error: Exception) -> tuple[str, int] | None:
     """The one line and exit code for an expected failure; None for anything else (a bug)."""
-    for kinds, label, code in _FAILURE_CLASSES:
+    for kinds, label, check, code in _FAILURE_CLASSES:
         if isinstance(error, kinds):
-            return f"{label}: {_one_line(error)}", code
+            hint = f" ({check})" if check else ""
+            return f"{label}: {_one_line(error)}{hint}", code
     return None
 
 

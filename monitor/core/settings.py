@@ -462,8 +462,20 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(_DB_SCHEMES):
-            raise ValueError("expected a URL of the form postgresql://user:password@host:port/db")
+        expected = "expected a URL of the form postgresql://user:password@host:port/db"
+        if value is None:
+            return value
+        url = value.get_secret_value()
+        if not url.startswith(_DB_SCHEMES):
+            raise ValueError(expected)
+        from sqlalchemy import make_url
+
+        try:  # parsed now, so a bad port is a settings error, not a traceback later
+            make_url(url)
+        except ValueError:
+            raise ValueError(f"{expected} (the port must be a number)") from None
+        except Exception:
+            raise ValueError(expected) from None
         return value
 
     @field_validator("slack_webhook_url", "webhook_url")

@@ -60,13 +60,15 @@ def test_every_exception_class_of_the_program_derives_from_the_root() -> None:
         ),
         (
             DatabaseError("could not start the embedded PostgreSQL"),
-            "database unreachable: could not start the embedded PostgreSQL",
-            4,
+            "database unreachable: could not start the embedded PostgreSQL"
+            " (check BELTWATCH_DATABASE_URL and that the server is running)",
+            1,
         ),
         (
             psycopg.OperationalError("connection refused\n\tIs the server running?"),
-            "database unreachable: connection refused Is the server running?",
-            4,
+            "database unreachable: connection refused Is the server running?"
+            " (check BELTWATCH_DATABASE_URL and that the server is running)",
+            1,
         ),
         (
             sqlalchemy.exc.ProgrammingError(
@@ -77,8 +79,9 @@ def test_every_exception_class_of_the_program_derives_from_the_root() -> None:
         ),
         (
             ModelError("model file not found: m.onnx"),
-            "model unusable: model file not found: m.onnx",
-            5,
+            "model unusable: model file not found: m.onnx"
+            " (check BELTWATCH_MODEL_PATH and the metadata file beside the model)",
+            1,
         ),
         (BadFrame("empty", "no bytes"), "error: bad frame (empty): no bytes", 1),
         (
@@ -96,8 +99,9 @@ def test_each_failure_class_has_its_line_and_exit_code(error, line, code) -> Non
 def test_a_password_in_a_failure_message_is_masked() -> None:
     error = DatabaseError("cannot reach postgresql://bw:s3cret-pw@db:5432/x")
     assert failure_line(error) == (
-        "database unreachable: cannot reach postgresql://bw:***@db:5432/x",
-        4,
+        "database unreachable: cannot reach postgresql://bw:***@db:5432/x"
+        " (check BELTWATCH_DATABASE_URL and that the server is running)",
+        1,
     )
 
 
@@ -115,9 +119,9 @@ def test_a_bad_setting_exits_2_with_one_line_naming_every_bad_setting() -> None:
     assert "log_overflow (BELTWATCH_LOG_OVERFLOW)" in line
 
 
-def test_an_unreachable_database_exits_4_with_one_line_and_no_traceback() -> None:
+def test_an_unreachable_database_exits_1_with_one_line_and_no_traceback() -> None:
     result = runner.invoke(app, ["db", "upgrade"], env={"BELTWATCH_DATABASE_URL": UNREACHABLE})
-    assert result.exit_code == 4
+    assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("database unreachable: ") and "Connection refused" in line
     assert "Traceback" not in result.output
@@ -127,18 +131,19 @@ def test_an_unreachable_database_exits_4_with_one_line_and_no_traceback() -> Non
 def test_verbose_adds_the_traceback_before_the_line() -> None:
     env = {"BELTWATCH_DATABASE_URL": UNREACHABLE}
     result = runner.invoke(app, ["-v", "db", "upgrade"], env=env)
-    assert result.exit_code == 4
+    assert result.exit_code == 1
     assert result.stderr.startswith("Traceback")
     assert result.stderr.splitlines()[-1].startswith("database unreachable: ")
     assert "s3cret-pw" not in result.output
 
 
-def test_an_unusable_model_exits_5(tmp_path) -> None:
+def test_an_unusable_model_exits_1_naming_what_to_check(tmp_path) -> None:
     env = {"BELTWATCH_MODEL_PATH": str(tmp_path / "missing.onnx")}
     result = runner.invoke(app, ["worker", "dir", str(tmp_path), "--once"], env=env)
-    assert result.exit_code == 5
+    assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"model unusable: model file not found: {tmp_path}/missing.onnx"
+        " (check BELTWATCH_MODEL_PATH and the metadata file beside the model)"
     ]
 
 
@@ -179,3 +184,38 @@ def test_python_m_monitor_cli_has_the_same_boundary() -> None:
         "invalid configuration: retention_days (BELTWATCH_RETENTION_DAYS): Input should be "
         "greater than or equal to 1; got '-5'"
     ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "current"],
+        ["monitor", "once"],
+        ["baseline", "show", "--station", "S1"],
+        ["silence", "list"],
+    ],
+)
+def test_a_malformed_port_in_the_database_url_is_a_setting_error(command) -> None:
+    url = "postgresql://bw:s3cret-pw@db.example:54x2/beltwatch"
+    result = runner.invoke(app, command, env={"BELTWATCH_DATABASE_URL": url})
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert "database_url (BELTWATCH_DATABASE_URL)" in line and "port must be a number" in line
+    assert "s3cret-pw" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["monitor", "once"],
+        ["monitor", "backfill", "--since", "2026-11-24T00:00Z", "--until", "2026-11-24T02:00Z"],
+        ["baseline", "show", "--station", "S1"],
+        ["silence", "list"],
+    ],
+)
+def test_every_command_says_in_one_line_that_the_database_is_down(command) -> None:
+    result = runner.invoke(app, command, env={"BELTWATCH_DATABASE_URL": UNREACHABLE})
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("database unreachable: ") and "BELTWATCH_DATABASE_URL" in line
+    assert "s3cret-pw" not in result.output and "Traceback" not in result.output
