@@ -8,8 +8,11 @@ long because it is the one declaration of every setting.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +34,8 @@ from pydantic_settings import (
 )
 
 from monitor.core.exceptions import ConfigError
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "BELTWATCH_"
 CONFIG_ENV = "BELTWATCH_CONFIG"
@@ -602,6 +607,7 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
                 sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(path)),)
             return sources
 
+    warn_unknown_variables(os.environ)
     fields = Settings.model_fields
     secret_fields = {
         name for name, field in fields.items() if "SecretStr" in repr(field.annotation)
@@ -613,3 +619,31 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     except ValueError as error:  # a TOML syntax error
         raise ConfigError([("config", f"{path}: {error}")]) from None
     return Settings.model_construct(**{name: getattr(loaded, name) for name in fields})
+
+
+# Variables with the prefix that are not settings: the settings file, the tests' server.
+OTHER_VARIABLES = frozenset({CONFIG_ENV, "BELTWATCH_TEST_DATABASE_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """`BELTWATCH_*` variables that are no setting (a typo is silently ignored otherwise,
+    while the same key in the TOML file is an error), each with the closest known name."""
+    known = [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+    found = []
+    for variable in sorted(environ):
+        if not variable.upper().startswith(ENV_PREFIX):
+            continue
+        if variable.upper() in known or variable.upper() in OTHER_VARIABLES:
+            continue
+        # Compared without the shared prefix, which would make every name look close.
+        name = variable.upper().removeprefix(ENV_PREFIX).lower()
+        close = difflib.get_close_matches(name, list(Settings.model_fields), n=1, cutoff=0.6)
+        found.append((variable, f"{ENV_PREFIX}{close[0].upper()}" if close else None))
+    return found
+
+
+def warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    """Log a warning for each unknown `BELTWATCH_*` variable, naming the closest setting."""
+    for variable, close in unknown_variables(environ):
+        hint = f"; did you mean {close}?" if close else ""
+        log.warning("unknown environment variable %s is ignored%s", variable, hint)

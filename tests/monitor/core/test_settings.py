@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.core.exceptions import ConfigError
-from monitor.core.settings import Settings, load_settings
+from monitor.core.settings import Settings, load_settings, unknown_variables
 
 README = Path(__file__).parents[3] / "README.md"
 
@@ -141,3 +142,30 @@ def test_default_model_is_the_shipped_int8_model() -> None:
     model = load_settings().model_path
     assert model.name == "beltcnn-int8.onnx" and model.is_file()
     assert model.with_suffix(".json").is_file()
+
+
+def test_a_misspelled_variable_is_named_with_the_closest_setting(monkeypatch, caplog) -> None:
+    monkeypatch.setenv("BELTWATCH_RETENTON_DAYS", "5")
+    monkeypatch.setenv("BELTWATCH_SLACK_WEBHOOK", "https://hooks.slack.com/services/x")
+    with caplog.at_level(logging.WARNING, logger="monitor.core.settings"):
+        settings = load_settings()
+    assert settings.retention_days == 90  # ignored, as pydantic-settings does...
+    messages = [r.getMessage() for r in caplog.records]
+    assert (  # ...but said at start-up
+        "unknown environment variable BELTWATCH_RETENTON_DAYS is ignored; "
+        "did you mean BELTWATCH_RETENTION_DAYS?"
+    ) in messages
+    assert any("BELTWATCH_SLACK_WEBHOOK is ignored; did you mean BELTWATCH_SLACK_WEBHOOK_URL?"
+               in m for m in messages)  # fmt: skip
+    assert not any("hooks.slack.com" in m for m in messages)  # the value is never shown
+
+
+def test_known_and_other_beltwatch_variables_raise_no_warning() -> None:
+    environ = {
+        "BELTWATCH_RETENTION_DAYS": "5",
+        "BELTWATCH_CONFIG": "x.toml",
+        "BELTWATCH_TEST_DATABASE_URL": "postgresql://",
+        "PATH": "/bin",
+    }
+    assert unknown_variables(environ) == []
+    assert unknown_variables({"BELTWATCH_ZZZ": "1"}) == [("BELTWATCH_ZZZ", None)]
