@@ -1,5 +1,6 @@
 """What the four notifiers share: config checks, one HTTP attempt and its verdict,
-Retry-After, safe truncation, evidence flattening and secret redaction.
+the one-attempt `send` skeleton, Retry-After, safe truncation, evidence flattening and
+secret redaction.
 
 Status table (Alertmanager's retrier, with reasons): 2xx DELIVERED/OK; 408 RETRY/TIMEOUT;
 429 RETRY/RATE_LIMITED and 5xx RETRY/SERVER_ERROR, both with retry_after_s from any
@@ -17,6 +18,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -26,15 +28,15 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import httpx
 from pydantic import SecretStr
 
+from monitor.core import urls
 from monitor.core.exceptions import BeltwatchError
-from monitor.notifiers.base import Delivery, Message, Outcome, Reason
+from monitor.notifiers.base import AlertNotice, Delivery, Message, Outcome, Reason
 
 try:
     USER_AGENT = f"beltwatch/{version('beltwatch')}"
 except PackageNotFoundError:  # running from a checkout that was never installed
     USER_AGENT = "beltwatch"
 JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 class NotifierConfigError(BeltwatchError, ValueError):
@@ -58,25 +60,13 @@ def check_secret(setting: str, value: SecretStr | str | None, what: str) -> Secr
 def check_url(
     setting: str, value: SecretStr | str | None, *, secret: bool, https_only: bool = True
 ) -> str:
-    """The URL; http:// only to a loopback host (a local proxy, a test) unless https_only."""
+    """The URL; http:// only to a loopback host (a local proxy, a test) unless https_only.
+    The same rule Settings applies when it loads the value (monitor.core.urls)."""
     raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-    wanted = "an https:// URL" if https_only else "an http:// or https:// URL"
-    if raw is None or not raw.strip():
-        raise NotifierConfigError(setting, f"missing; expected {wanted}")
-    shown = "" if secret else f" (got {raw!r})"
     try:
-        parts = urlsplit(raw.strip())
-        port = parts.port  # raises ValueError for a non-numeric port
-        httpx.URL(raw)  # what httpx cannot parse would fail at every send
-    except (ValueError, httpx.InvalidURL):
-        raise NotifierConfigError(setting, f"expected {wanted}{shown}") from None
-    host = (parts.hostname or "").lower()
-    ok_scheme = parts.scheme == "https" or (
-        parts.scheme == "http" and (not https_only or host in _LOOPBACK)
-    )
-    if not ok_scheme or not host or raw != raw.strip() or port == 0:
-        raise NotifierConfigError(setting, f"expected {wanted}{shown}")
-    return raw
+        return urls.check_url(raw, secret=secret, https_only=https_only)
+    except ValueError as error:
+        raise NotifierConfigError(setting, str(error)) from None
 
 
 def check_timeout(setting: str, value: float | None) -> None:
@@ -110,6 +100,39 @@ def post(
         failed = _failure("connection failed", exc, secrets)
         return Delivery(Outcome.RETRY, Reason.CONNECTION, detail=failed)
     return response
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one attempt sends: the URL, the exact body bytes and the headers."""
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+def send_once(
+    notifier: str,
+    logger: logging.Logger,
+    message: Message,
+    client: httpx.Client,
+    *,
+    prepare: Callable[[Message], Request],
+    judge: Callable[[httpx.Response], Delivery],
+    timeout: float | None,
+    secrets: Iterable[str],
+) -> Delivery:
+    """The `send` every notifier shares: render the request (a payload that cannot be
+    rendered is given up, never retried), POST it once, judge the answer, log the verdict."""
+    try:
+        request = prepare(message)
+    except (KeyError, TypeError, ValueError) as exc:
+        return logged(logger, notifier, message, unrenderable(exc))
+    result = post(
+        client, request.url, request.body, headers=request.headers, timeout=timeout, secrets=secrets
+    )
+    delivery = result if isinstance(result, Delivery) else judge(result)
+    return logged(logger, notifier, message, delivery)
 
 
 def _failure(what: str, exc: Exception, secrets: Iterable[str]) -> str:
@@ -325,14 +348,14 @@ def bounded_evidence(evidence: Mapping[str, Any], max_bytes: int) -> dict[str, A
     return kept
 
 
-def station(payload: Mapping[str, Any]) -> str:
+def station(notice: AlertNotice) -> str:
     """The station, or "site" for a site-wide alert (as the rules' summaries say)."""
-    return str(payload.get("station_id") or "site")
+    return notice.station_id or "site"
 
 
-def summary_of(payload: Mapping[str, Any]) -> str:
+def summary_of(notice: AlertNotice) -> str:
     """The alert's one line; never blank (PagerDuty, Opsgenie and Slack refuse a blank one)."""
-    return str(payload.get("summary") or "").strip() or f"{station(payload)}: {payload.get('rule')}"
+    return notice.summary.strip() or f"{station(notice)}: {notice.rule}"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -353,9 +376,9 @@ def human_time(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown time"
 
 
-def lasted(payload: Mapping[str, Any]) -> str | None:
+def lasted(started_at: Any, resolved_at: Any) -> str | None:
     """How long the episode lasted ("3 h", "1 d 4 h", "45 min"), None if unknown."""
-    start, end = parse_time(payload.get("started_at")), parse_time(payload.get("resolved_at"))
+    start, end = parse_time(started_at), parse_time(resolved_at)
     if start is None or end is None or end < start:
         return None
     minutes = round((end - start).total_seconds() / 60)
@@ -372,7 +395,7 @@ def dashboard_link(dashboard_url: str | None, message: Message) -> str | None:
     parts = urlsplit(dashboard_url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     query.append(("alert", str(message.alert_id)))
-    query.append(("fingerprint", str(message.payload.get("fingerprint", ""))))
+    query.append(("fingerprint", message.payload.fingerprint))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

@@ -54,7 +54,8 @@ def queue(
     alert_id: int = 1,
     created_at: datetime = NOW,
 ) -> int:
-    payload = {
+    payload = {  # as the alert manager writes it (AlertNotice.to_json)
+        "alert_id": alert_id,
         "fingerprint": "critical_rate:S1",
         "rule": "critical_rate",
         "station_id": "S1",

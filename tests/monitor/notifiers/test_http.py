@@ -8,8 +8,13 @@ import logging
 import httpx
 import pytest
 from notifiers_support import message
+from pytest_httpserver import HTTPServer
 
+from monitor.core.exceptions import ConfigError
+from monitor.core.settings import load_settings
 from monitor.notifiers._http import (
+    JSON_HEADERS,
+    Request,
     bounded_key,
     check_url,
     classify,
@@ -19,7 +24,9 @@ from monitor.notifiers._http import (
     lasted,
     parse_retry_after,
     redact,
+    send_once,
     truncate,
+    verdict,
     width,
 )
 from monitor.notifiers.base import Outcome, Reason
@@ -133,7 +140,7 @@ def test_flatten_joins_short_lists_walks_nesting_and_skips_huge_lists():
     ],
 )
 def test_lasted(started, resolved, expected):
-    assert lasted({"started_at": started, "resolved_at": resolved}) == expected
+    assert lasted(started, resolved) == expected
 
 
 def test_dashboard_link_keeps_an_existing_query():
@@ -147,7 +154,7 @@ def test_redact_removes_urls_secrets_and_their_encoded_forms():
     assert redact(text, ["k3y/+="]) == "failed <url> for key <redacted> (<redacted>)"
 
 
-@pytest.mark.parametrize(
+URLS = pytest.mark.parametrize(
     ("url", "ok"),
     [
         ("https://hooks.slack.com/services/T/B/X", True),
@@ -158,14 +165,73 @@ def test_redact_removes_urls_secrets_and_their_encoded_forms():
         ("https://", False),
         ("https://host:notaport/x", False),
         (" https://host/x", False),
+        ("ftp://files.example/x", False),
     ],
 )
+
+
+@URLS
 def test_https_is_required_except_for_loopback(url, ok):
     if ok:
         assert check_url("s", url, secret=True) == url
     else:
         with pytest.raises(ValueError, match=r"^s: expected an https:// URL$"):
             check_url("s", url, secret=True)
+
+
+@URLS
+@pytest.mark.parametrize("setting", ["slack_webhook_url", "pagerduty_url", "opsgenie_api_url"])
+def test_settings_load_exactly_the_urls_the_notifiers_accept(setting, url, ok):
+    """One rule: a URL that loads never fails when the receiver is built at start-up."""
+    if ok:
+        assert load_settings(**{setting: url})
+    else:
+        with pytest.raises(ConfigError, match=rf"{setting} \(BELTWATCH_{setting.upper()}\)"):
+            load_settings(**{setting: url})
+
+
+def test_a_message_that_cannot_be_rendered_is_given_up_without_a_request(
+    httpserver: HTTPServer, client
+):
+    def prepare(_message):
+        raise KeyError("fingerprint")
+
+    delivery = send_once(
+        "test",
+        logging.getLogger("test"),
+        message(),
+        client,
+        prepare=prepare,
+        judge=lambda response: verdict(response, lambda: NOW),
+        timeout=None,
+        secrets=(),
+    )
+
+    assert (delivery.outcome, delivery.reason) == (Outcome.GIVE_UP, Reason.REJECTED)
+    assert delivery.detail == "cannot render (KeyError)"
+    assert httpserver.log == []
+
+
+def test_send_once_posts_the_prepared_bytes_once_and_judges_the_answer(
+    httpserver: HTTPServer, client
+):
+    httpserver.expect_request("/x", method="POST").respond_with_data("", status=503)
+    request = Request(httpserver.url_for("/x"), b'{"a":1}', JSON_HEADERS)
+
+    delivery = send_once(
+        "test",
+        logging.getLogger("test"),
+        message(),
+        client,
+        prepare=lambda _message: request,
+        judge=lambda response: verdict(response, lambda: NOW),
+        timeout=None,
+        secrets=(),
+    )
+
+    assert (delivery.outcome, delivery.reason) == (Outcome.RETRY, Reason.SERVER_ERROR)
+    ((sent, _),) = httpserver.log
+    assert sent.get_data() == b'{"a":1}'
 
 
 def test_httpx_request_logs_keep_the_host_but_lose_the_path(caplog):
