@@ -97,15 +97,15 @@ class AlertNotice:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertNotice:
         """Read a payload column back; ValueError names what is missing or malformed."""
+        if missing := [key for key in _REQUIRED if data.get(key) is None]:
+            raise ValueError(f"payload lacks {', '.join(missing)}")
+        event, evidence = data["event"], data.get("evidence") or {}
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}")
+        if not isinstance(evidence, dict):
+            raise ValueError("evidence is not an object")
+        resolved, station = data.get("resolved_at"), data.get("station_id")
         try:
-            event = data["event"]
-            if event not in EVENTS:
-                raise ValueError(f"unknown event {event!r}")
-            evidence = data.get("evidence") or {}
-            if not isinstance(evidence, dict):
-                raise ValueError("evidence is not an object")
-            resolved = data.get("resolved_at")
-            station = data.get("station_id")
             return cls(
                 alert_id=int(data["alert_id"]),
                 fingerprint=str(data["fingerprint"]),
@@ -119,10 +119,12 @@ class AlertNotice:
                 started_at=_moment(data["started_at"]),
                 resolved_at=_moment(resolved) if resolved else None,
             )
-        except KeyError as missing:
-            raise ValueError(f"payload lacks {missing}") from None
         except TypeError as error:
             raise ValueError(f"payload is malformed ({error})") from None
+
+
+# What a payload cannot do without (summary, station, evidence and resolved_at may be empty).
+_REQUIRED = ("alert_id", "fingerprint", "rule", "severity", "event", "hour", "started_at")
 
 
 def _moment(value: Any) -> datetime:
