@@ -20,7 +20,7 @@ the notifications (monitor.core.queries.notifications):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -140,7 +140,7 @@ def apply_results(
             continue
         change = _write(conn, hour, result, row, decision, settings)
         if change is not None:
-            changes.append(Change(*change, silenced=quiet))
+            changes.append(replace(change, silenced=quiet))
     return changes
 
 
@@ -157,9 +157,9 @@ def _write(
     row: Row | None,
     decision: Decision,
     settings: Settings,
-) -> tuple[str, int, str | None] | None:
-    """Apply a decision: insert or update the episode, queue its event; (fingerprint,
-    alert id, event), or None when another replica opened the episode first."""
+) -> Change | None:
+    """Apply a decision: insert or update the episode, queue its event; None when another
+    replica opened the episode first."""
     values: dict[str, Any] = {
         "last_evaluated_at": hour,
         "last_notified_at": decision.last_notified_at,
@@ -196,23 +196,34 @@ def _write(
             log.warning("alert resolved: %s", row.fingerprint)
         episodes.update_episode(conn, alert_id, **values)
     if decision.event is not None:
-        # A resolve speaks of the episode as it last fired; the others of this hour's result.
-        source = row if decision.step is Step.RESOLVE else result
-        notice = AlertNotice(
-            alert_id=alert_id,
-            fingerprint=result.fingerprint,
-            rule=source.rule,
-            station_id=source.station_id,
-            severity=source.severity,
-            event=decision.event,  # type: ignore[arg-type]  # trigger, repeat or resolve
-            summary=source.summary,
-            evidence=source.evidence,
-            hour=hour,
-            started_at=started_at,
-            resolved_at=decision.resolved_at,
-        )
-        _queue(conn, notice, settings)
-    return result.fingerprint, alert_id, decision.event
+        _queue(conn, _notice(alert_id, started_at, hour, result, row, decision), settings)
+    return Change(result.fingerprint, alert_id, decision.event)
+
+
+def _notice(
+    alert_id: int,
+    started_at: datetime,
+    hour: datetime,
+    result: RuleResult,
+    row: Row | None,
+    decision: Decision,
+) -> AlertNotice:
+    """What the receivers are told. A resolve speaks of the episode as it last fired (the
+    ok result has nothing to say); the other events of this hour's result."""
+    source = row if decision.step is Step.RESOLVE and row is not None else result
+    return AlertNotice(
+        alert_id=alert_id,
+        fingerprint=result.fingerprint,
+        rule=source.rule,
+        station_id=source.station_id,
+        severity=source.severity,
+        event=decision.event,  # type: ignore[arg-type]  # trigger, repeat or resolve
+        summary=source.summary,
+        evidence=source.evidence,
+        hour=hour,
+        started_at=started_at,
+        resolved_at=decision.resolved_at,
+    )
 
 
 def _queue(conn: Connection, notice: AlertNotice, settings: Settings) -> None:

@@ -29,6 +29,7 @@ def matches(pattern: str | None, value: str | None) -> bool:
 
 
 def route_matches(route: Route, rule: str, severity: str, station: str | None) -> bool:
+    """Whether every field of the route matches the alert."""
     return (
         matches(route.rule, rule)
         and matches(route.severity, severity)

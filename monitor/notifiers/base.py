@@ -59,6 +59,7 @@ class AlertNotice:
 
     @property
     def status(self) -> str:
+        """ "firing", or "resolved" for a resolve (Alertmanager's words)."""
         return "resolved" if self.event == "resolve" else "firing"
 
     @classmethod
@@ -200,4 +201,5 @@ class Receiver:
     sends_resolved: Callable[[Settings], bool] = _always
 
     def configured(self, settings: Settings) -> bool:
+        """Whether the settings turn this receiver on."""
         return bool(getattr(settings, self.setting))

@@ -44,24 +44,26 @@ from monitor.notifiers._http import (
     JSON_HEADERS,
     NotifierConfigError,
     Request,
-    bounded_key,
     check_secret,
     check_text,
     check_timeout,
     check_url,
+    excerpt,
+    guard_httpx_logging,
+    json_body,
+    send_once,
+    verdict,
+)
+from monitor.notifiers._render import (
+    bounded_key,
     dashboard_link,
     dumps,
-    excerpt,
     flatten,
-    guard_httpx_logging,
     human_time,
-    json_body,
     lasted,
-    send_once,
     station,
     summary_of,
     truncate,
-    verdict,
 )
 from monitor.notifiers.base import Delivery, Message, Outcome, Reason, Receiver
 
@@ -248,6 +250,7 @@ class OpsgenieNotifier:
 
 
 def from_settings(settings: Settings) -> OpsgenieNotifier:
+    """The Opsgenie notifier as the settings configure it (NotifierConfigError if bad)."""
     return OpsgenieNotifier(
         OpsgenieConfig(
             api_key=settings.opsgenie_api_key,  # type: ignore[arg-type]  # checked here

@@ -32,23 +32,25 @@ from monitor.notifiers._http import (
     JSON_HEADERS,
     NotifierConfigError,
     Request,
-    bounded_evidence,
-    bounded_key,
     check_secret,
     check_text,
     check_timeout,
     check_url,
-    dashboard_link,
-    dumps,
     excerpt,
     guard_httpx_logging,
     json_body,
-    rfc3339,
     send_once,
+    verdict,
+)
+from monitor.notifiers._render import (
+    bounded_evidence,
+    bounded_key,
+    dashboard_link,
+    dumps,
+    rfc3339,
     station,
     summary_of,
     truncate,
-    verdict,
 )
 from monitor.notifiers.base import Delivery, Message, Receiver
 
@@ -189,6 +191,7 @@ class PagerDutyNotifier:
 
 
 def from_settings(settings: Settings) -> PagerDutyNotifier:
+    """The PagerDuty notifier as the settings configure it (NotifierConfigError if bad)."""
     return PagerDutyNotifier(
         PagerDutyConfig(
             routing_key=settings.pagerduty_routing_key,  # type: ignore[arg-type]  # checked here

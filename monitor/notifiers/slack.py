@@ -31,20 +31,22 @@ from monitor.notifiers._http import (
     check_secret,
     check_timeout,
     check_url,
+    excerpt,
+    guard_httpx_logging,
+    json_body,
+    send_once,
+    url_secrets,
+    verdict,
+)
+from monitor.notifiers._render import (
     dashboard_link,
     dumps,
-    excerpt,
     flatten,
-    guard_httpx_logging,
     human_time,
-    json_body,
     lasted,
-    send_once,
     station,
     summary_of,
     truncate,
-    url_secrets,
-    verdict,
     width,
 )
 from monitor.notifiers.base import Delivery, Message, Outcome, Reason, Receiver
@@ -217,6 +219,7 @@ class SlackNotifier:
 
 
 def from_settings(settings: Settings) -> SlackNotifier:
+    """The Slack notifier as the settings configure it (NotifierConfigError if bad)."""
     return SlackNotifier(
         SlackConfig(
             webhook_url=settings.slack_webhook_url,  # type: ignore[arg-type]  # checked here

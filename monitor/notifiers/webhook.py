@@ -42,23 +42,25 @@ from monitor.notifiers._http import (
     JSON_HEADERS,
     NotifierConfigError,
     Request,
-    bounded_evidence,
     check_secret,
     check_text,
     check_timeout,
     check_url,
-    dashboard_link,
-    dumps,
     excerpt,
-    flatten,
     guard_httpx_logging,
-    lasted,
-    rfc3339,
     send_once,
-    station,
-    summary_of,
     url_secrets,
     verdict,
+)
+from monitor.notifiers._render import (
+    bounded_evidence,
+    dashboard_link,
+    dumps,
+    flatten,
+    lasted,
+    rfc3339,
+    station,
+    summary_of,
 )
 from monitor.notifiers.base import Delivery, Message, Receiver
 
@@ -235,6 +237,7 @@ class WebhookNotifier:
 
 
 def from_settings(settings: Settings) -> WebhookNotifier:
+    """The webhook notifier as the settings configure it (NotifierConfigError if bad)."""
     return WebhookNotifier(
         WebhookConfig(
             url=settings.webhook_url,  # type: ignore[arg-type]  # checked here

@@ -49,4 +49,5 @@ def open_episode(conn: Connection, **values: Any) -> int | None:
 
 
 def update_episode(conn: Connection, alert_id: int, **values: Any) -> None:
+    """Write an episode's new fields (as `monitor.alerts.decide` decided them)."""
     conn.execute(update(Alert).where(Alert.id == alert_id).values(**values))

@@ -44,6 +44,7 @@ def claim_next_due(conn: Connection, now: datetime) -> RowMapping | None:
 
 
 def mark_delivered(conn: Connection, notification_id: int, attempts: int, at: datetime) -> None:
+    """The receiver took it: done, and any earlier error cleared."""
     conn.execute(
         text(
             "UPDATE notifications SET status = 'delivered', delivered_at = :at, "
@@ -56,6 +57,7 @@ def mark_delivered(conn: Connection, notification_id: int, attempts: int, at: da
 def schedule_retry(
     conn: Connection, notification_id: int, attempts: int, error: str, next_at: datetime
 ) -> None:
+    """Still pending: try again at `next_at`, keeping the error for the dashboard."""
     conn.execute(
         text(
             "UPDATE notifications SET attempts = :attempts, last_error = :error, "
@@ -66,6 +68,7 @@ def schedule_retry(
 
 
 def mark_failed(conn: Connection, notification_id: int, attempts: int, error: str) -> None:
+    """Given up for good, with the reason (the dashboard lists failed rows)."""
     conn.execute(
         text(
             "UPDATE notifications SET status = 'failed', attempts = :attempts, "
