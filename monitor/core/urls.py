@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import httpx
-
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -14,6 +12,8 @@ def check_url(raw: str | None, *, secret: bool, https_only: bool = True) -> str:
     """`raw` if it is an https:// URL (http:// too unless https_only, or to a loopback host:
     a local proxy, a test); else ValueError saying what is expected, echoing the value only
     when it is not a secret."""
+    import httpx  # here, not above: Settings is imported everywhere, a URL is checked rarely
+
     wanted = "an https:// URL" if https_only else "an http:// or https:// URL"
     if raw is None or not raw.strip():
         raise ValueError(f"missing; expected {wanted}")
