@@ -31,7 +31,7 @@ from monitor.core.queries import alerts as episodes
 from monitor.core.queries.notifications import queue_notification
 from monitor.core.queries.silences import active_silences
 from monitor.core.settings import Settings
-from monitor.notifiers.base import AlertNotice
+from monitor.notifiers.base import AlertNotice, Event
 from monitor.routing import channels_for, matches
 from monitor.rules.base import RuleResult, State
 
@@ -71,7 +71,7 @@ class Decision:
     nothing) and the episode's new fields."""
 
     step: Step
-    event: str | None
+    event: Event | None
     last_notified_at: datetime | None
     ok_hours: int = 0
     ok_since: datetime | None = None
@@ -90,7 +90,7 @@ def decide(
             # A trigger held back by a silence leaves last_notified_at empty: it goes out
             # on the first firing hour after the silence.
             return Decision(Step.OPEN, None if silenced else "trigger", None if silenced else hour)
-        event = None
+        event: Event | None = None
         if not silenced:
             if episode.last_notified_at is None:
                 event = "trigger"
@@ -217,7 +217,7 @@ def _notice(
         rule=source.rule,
         station_id=source.station_id,
         severity=source.severity,
-        event=decision.event,  # type: ignore[arg-type]  # trigger, repeat or resolve
+        event=decision.event,  # type: ignore[arg-type]  # not None: only events are queued
         summary=source.summary,
         evidence=source.evidence,
         hour=hour,

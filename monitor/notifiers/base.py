@@ -1,4 +1,6 @@
-"""The interface every receiver implements: one attempt at one message, and a verdict.
+"""The contract between the alert manager and the receivers: the AlertNotice it queues,
+the Message a notifier gets, the Delivery verdict of one attempt, the Notifier interface
+and the Receiver declaration each notifier module makes.
 
 A notifier never retries, sleeps or touches the database: the dispatcher owns retries,
 backoff, the outbox and metrics (Alertmanager's split between integrations and its retry
