@@ -1,5 +1,9 @@
 """The alert manager: rule results -> alert episodes -> rows in the notification outbox.
 
+`decide` is the episode state machine, a pure function; `apply_results` reads the
+episodes, asks it, and writes what it decided (monitor.core.queries.alerts) and queues
+the notifications (monitor.core.queries.notifications):
+
 - A firing fingerprint (rule + station) with no open episode opens one and queues a
   `trigger`; still firing, it queues a `repeat` every `repeat_interval_hours`; ok for
   `resolve_after_ok_hours` hours in a row, it resolves and queues a `resolve`.
@@ -16,16 +20,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Row
 
-from monitor.core.db.models import Alert, Notification, Silence
+from monitor.core.queries import alerts as episodes
+from monitor.core.queries.notifications import queue_notification
+from monitor.core.queries.silences import active_silences
 from monitor.core.settings import Settings
-from monitor.rules.base import RuleResult
+from monitor.notifiers.base import AlertNotice, Event
+from monitor.routing import channels_for, matches
+from monitor.rules.base import RuleResult, State
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +48,73 @@ class Change:
     silenced: bool = False
 
 
-def active_silences(conn: Connection, at: datetime) -> list[Row]:
-    table = Silence.__table__
-    return list(conn.execute(select(table).where(table.c.starts_at <= at, table.c.ends_at > at)))
+@dataclass(frozen=True)
+class Episode:
+    """An open episode, as far as the state machine needs it."""
+
+    started_at: datetime
+    last_notified_at: datetime | None  # None: its trigger has not gone out (silenced)
+    ok_hours: int = 0  # ok hours in a row since it last fired
+    ok_since: datetime | None = None  # the first of those ok hours
 
 
-def silenced(silences: list[Row], rule: str, station_id: str | None) -> bool:
-    return any(
-        (s.rule is None or s.rule == rule) and (s.station_id is None or s.station_id == station_id)
-        for s in silences
+class Step(StrEnum):
+    OPEN = "open"  # a new episode
+    FIRING = "firing"  # still firing (any run of ok hours is broken)
+    OK = "ok"  # one more ok hour, not yet enough to resolve
+    RESOLVE = "resolve"  # ok long enough: the episode closes
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one hour's result does to an episode: the step, the event to send (None:
+    nothing) and the episode's new fields."""
+
+    step: Step
+    event: Event | None
+    last_notified_at: datetime | None
+    ok_hours: int = 0
+    ok_since: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+def decide(
+    episode: Episode | None, state: State, hour: datetime, silenced: bool, settings: Settings
+) -> Decision | None:
+    """The episode state machine for one result of `hour`; None: nothing changes (a
+    skipped hour, or an ok hour with no open episode)."""
+    if state == "skipped":
+        return None
+    if state == "firing":
+        if episode is None:
+            # A trigger held back by a silence leaves last_notified_at empty: it goes out
+            # on the first firing hour after the silence.
+            return Decision(Step.OPEN, None if silenced else "trigger", None if silenced else hour)
+        event: Event | None = None
+        if not silenced:
+            if episode.last_notified_at is None:
+                event = "trigger"
+            elif hour - episode.last_notified_at >= timedelta(hours=settings.repeat_interval_hours):
+                event = "repeat"
+        return Decision(Step.FIRING, event, hour if event else episode.last_notified_at)
+    if episode is None:
+        return None
+    ok_hours = episode.ok_hours + 1
+    # Skipped hours between ok hours neither break nor extend the run.
+    ok_since = episode.ok_since if episode.ok_hours and episode.ok_since else hour
+    if ok_hours < settings.resolve_after_ok_hours:
+        return Decision(Step.OK, None, episode.last_notified_at, ok_hours, ok_since)
+    # The fault ended when the first of the ok hours began. A resolve goes out whenever the
+    # trigger did (a silence now does not hold it back: paging tools must close).
+    event = "resolve" if episode.last_notified_at is not None else None
+    return Decision(
+        Step.RESOLVE, event, episode.last_notified_at, ok_hours, ok_since, resolved_at=ok_since
     )
+
+
+def is_silenced(silences: list[Row], rule: str, station_id: str | None) -> bool:
+    """Whether any silence covers this alert (the same patterns routes use)."""
+    return any(matches(s.rule, rule) and matches(s.station_id, station_id) for s in silences)
 
 
 def apply_results(
@@ -59,168 +124,112 @@ def apply_results(
     evaluated_at = hour + timedelta(hours=1)  # the results speak for the hour just closed
     silences = active_silences(conn, evaluated_at)
     fingerprints = [r.fingerprint for r in results if r.state != "skipped"]
-    table = Alert.__table__
-    open_alerts = {
-        alert.fingerprint: alert
-        for alert in conn.execute(
-            select(table)
-            .where(table.c.status == "firing", table.c.fingerprint.in_(fingerprints))
-            .with_for_update()
-        )
-    }
+    open_rows = episodes.open_episodes_locked(conn, fingerprints)
     # Episodes only move forward in time: a fingerprint that has taken in this hour or a
     # later one (re-running a past hour, a replica racing) is left alone.
-    latest = dict(
-        conn.execute(
-            select(table.c.fingerprint, func.max(table.c.last_evaluated_at))
-            .where(table.c.fingerprint.in_(fingerprints))
-            .group_by(table.c.fingerprint)
-        ).all()
-    )
+    latest = episodes.last_hours_taken_in(conn, fingerprints)
     changes = []
     for result in results:
-        if result.state == "skipped":
-            continue
         seen = latest.get(result.fingerprint)
-        if seen is not None and seen >= hour:
+        if result.state == "skipped" or (seen is not None and seen >= hour):
             continue
-        alert = open_alerts.get(result.fingerprint)
-        quiet = silenced(silences, result.rule, result.station_id)
-        if result.firing:
-            change = _firing(conn, hour, result, alert, quiet, settings)
-        elif alert is not None:
-            change = _ok(conn, hour, alert, quiet, settings)
-        else:
+        row = open_rows.get(result.fingerprint)
+        quiet = is_silenced(silences, result.rule, result.station_id)
+        decision = decide(_episode(row), result.state, hour, quiet, settings)
+        if decision is None:
             continue
+        change = _write(conn, hour, result, row, decision, settings)
         if change is not None:
-            changes.append(change)
+            changes.append(replace(change, silenced=quiet))
     return changes
 
 
-def _firing(
+def _episode(row: Row | None) -> Episode | None:
+    if row is None:
+        return None
+    return Episode(row.started_at, row.last_notified_at, row.ok_hours, row.ok_since)
+
+
+def _write(
     conn: Connection,
     hour: datetime,
     result: RuleResult,
-    alert: Row | None,
-    quiet: bool,
+    row: Row | None,
+    decision: Decision,
     settings: Settings,
 ) -> Change | None:
-    if alert is None:
-        inserted = conn.execute(
-            insert(Alert)
-            .values(
-                fingerprint=result.fingerprint,
-                rule=result.rule,
-                station_id=result.station_id,
-                severity=result.severity,
-                status="firing",
-                started_at=hour,
-                last_evaluated_at=hour,
-                last_notified_at=None if quiet else hour,
-                ok_hours=0,
-                summary=result.summary,
-                evidence=result.evidence,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["fingerprint"], index_where=text("status = 'firing'")
-            )
-            .returning(Alert.id)
-        ).scalar_one_or_none()
-        if inserted is None:  # another replica opened it a moment ago
-            return None
-        log.warning("alert firing: %s", result.summary)
-        if quiet:
-            return Change(result.fingerprint, inserted, None, silenced=True)
-        _queue(conn, inserted, "trigger", hour, result, settings)
-        return Change(result.fingerprint, inserted, "trigger")
-
-    event = None
-    if not quiet:
-        if alert.last_notified_at is None:
-            event = "trigger"  # held back by a silence that has ended
-        elif hour - alert.last_notified_at >= timedelta(hours=settings.repeat_interval_hours):
-            event = "repeat"
-    conn.execute(
-        update(Alert)
-        .where(Alert.id == alert.id)
-        .values(
+    """Apply a decision: insert or update the episode, queue its event; None when another
+    replica opened the episode first."""
+    values: dict[str, Any] = {
+        "last_evaluated_at": hour,
+        "last_notified_at": decision.last_notified_at,
+        "ok_hours": decision.ok_hours,
+        "ok_since": decision.ok_since,
+    }
+    if decision.step is Step.OPEN:
+        alert_id = episodes.open_episode(
+            conn,
+            **values,
+            fingerprint=result.fingerprint,
+            rule=result.rule,
+            station_id=result.station_id,
             severity=result.severity,
+            started_at=hour,
             summary=result.summary,
             evidence=result.evidence,
-            last_evaluated_at=hour,
-            ok_hours=0,
-            ok_since=None,
-            **({"last_notified_at": hour} if event else {}),
         )
-    )
-    if event:
-        _queue(conn, alert.id, event, hour, result, settings, started_at=alert.started_at)
-    return Change(result.fingerprint, alert.id, event, silenced=quiet)
+        if alert_id is None:
+            return None
+        log.warning("alert firing: %s", result.summary)
+        started_at = hour
+    else:
+        assert row is not None  # only OPEN starts without an episode
+        alert_id, started_at = row.id, row.started_at
+        if decision.step is Step.FIRING:
+            values |= {
+                "severity": result.severity,
+                "summary": result.summary,
+                "evidence": result.evidence,
+            }
+        elif decision.step is Step.RESOLVE:
+            values |= {"status": "resolved", "resolved_at": decision.resolved_at}
+            log.warning("alert resolved: %s", row.fingerprint)
+        episodes.update_episode(conn, alert_id, **values)
+    if decision.event is not None:
+        _queue(conn, _notice(alert_id, started_at, hour, result, row, decision), settings)
+    return Change(result.fingerprint, alert_id, decision.event)
 
 
-def _ok(conn: Connection, hour: datetime, alert: Alert, quiet: bool, settings: Settings) -> Change:
-    ok_hours = alert.ok_hours + 1
-    ok_since = alert.ok_since if alert.ok_hours and alert.ok_since else hour
-    values: dict[str, Any] = {"ok_hours": ok_hours, "ok_since": ok_since, "last_evaluated_at": hour}
-    event = None
-    if ok_hours >= settings.resolve_after_ok_hours:
-        # The fault ended when the first of the ok hours began (hours too thin to judge,
-        # "skipped", may lie between: they neither break nor extend the run).
-        values |= {"status": "resolved", "resolved_at": ok_since}
-        if alert.last_notified_at is not None:
-            event = "resolve"
-        log.warning("alert resolved: %s", alert.fingerprint)
-    conn.execute(update(Alert).where(Alert.id == alert.id).values(**values))
-    if event:
-        result = RuleResult(
-            rule=alert.rule,
-            station_id=alert.station_id,
-            state="ok",
-            severity=alert.severity,  # type: ignore[arg-type]
-            summary=alert.summary,
-            evidence=alert.evidence,
-        )
-        _queue(
-            conn,
-            alert.id,
-            event,
-            hour,
-            result,
-            settings,
-            started_at=alert.started_at,
-            resolved_at=values["resolved_at"],
-        )
-    return Change(alert.fingerprint, alert.id, event, silenced=quiet)
-
-
-def _queue(
-    conn: Connection,
+def _notice(
     alert_id: int,
-    event: str,
+    started_at: datetime,
     hour: datetime,
     result: RuleResult,
-    settings: Settings,
-    *,
-    started_at: datetime | None = None,
-    resolved_at: datetime | None = None,
-) -> None:
-    payload = {
-        "alert_id": alert_id,
-        "fingerprint": result.fingerprint,
-        "rule": result.rule,
-        "station_id": result.station_id,
-        "severity": result.severity,
-        "event": event,
-        "status": "resolved" if event == "resolve" else "firing",
-        "summary": result.summary,
-        "evidence": result.evidence,
-        "hour": hour.isoformat(),
-        "started_at": (started_at or hour).isoformat(),
-        "resolved_at": resolved_at.isoformat() if resolved_at else None,
-    }
-    for channel in settings.channels_for(result.rule, result.severity, result.station_id, event):
-        conn.execute(
-            insert(Notification)
-            .values(alert_id=alert_id, channel=channel, event=event, hour=hour, payload=payload)
-            .on_conflict_do_nothing(index_elements=["alert_id", "channel", "event", "hour"])
-        )
+    row: Row | None,
+    decision: Decision,
+) -> AlertNotice:
+    """What the receivers are told. A resolve speaks of the episode as it last fired (the
+    ok result has nothing to say); the other events of this hour's result."""
+    source = row if decision.step is Step.RESOLVE and row is not None else result
+    return AlertNotice(
+        alert_id=alert_id,
+        fingerprint=result.fingerprint,
+        rule=source.rule,
+        station_id=source.station_id,
+        severity=source.severity,
+        event=decision.event,  # type: ignore[arg-type]  # not None: only events are queued
+        summary=source.summary,
+        evidence=source.evidence,
+        hour=hour,
+        started_at=started_at,
+        resolved_at=decision.resolved_at,
+    )
+
+
+def _queue(conn: Connection, notice: AlertNotice, settings: Settings) -> None:
+    """One outbox row per channel the routes pick."""
+    payload = notice.to_json()
+    for channel in channels_for(
+        settings, notice.rule, notice.severity, notice.station_id, notice.event
+    ):
+        queue_notification(conn, notice.alert_id, channel, notice.event, notice.hour, payload)

@@ -24,10 +24,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from prometheus_client import Counter as PromCounter
-from sqlalchemy import Connection, Engine, RowMapping, text
+from sqlalchemy import Connection, Engine, RowMapping
 
+from monitor.core.queries import notifications as outbox
 from monitor.core.settings import Settings
-from monitor.notifiers.base import Delivery, Message, Notifier, Outcome, Reason
+from monitor.notifiers.base import AlertNotice, Delivery, Message, Notifier, Outcome, Reason
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +36,6 @@ SENT = PromCounter(
     "beltwatch_notifications",
     "Delivery attempts of outbox rows, by channel, outcome and reason",
     ["channel", "outcome", "reason"],
-)
-
-_CLAIM = text(
-    "SELECT id, alert_id, channel, event, payload, attempts, created_at FROM notifications "
-    "WHERE status = 'pending' AND next_attempt_at <= :now "
-    "ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
 
 
@@ -93,7 +88,7 @@ class Dispatcher:
         stats = DispatchStats()
         for _ in range(limit):
             with self.engine.begin() as conn:
-                row = conn.execute(_CLAIM, {"now": self.clock()}).mappings().one_or_none()
+                row = outbox.claim_next_due(conn, self.clock())
                 if row is None:
                     break
                 self._deliver(conn, row, stats)
@@ -107,72 +102,61 @@ class Dispatcher:
         return stats
 
     def _deliver(self, conn: Connection, row: RowMapping, stats: DispatchStats) -> None:
+        """One claimed row: refuse what cannot be sent, else one attempt, then settle."""
         now = self.clock()
         attempts = row["attempts"] + 1
         notifier = self.notifiers.get(row["channel"])
         if notifier is None:
-            self._fail(
-                conn,
-                row["id"],
-                attempts,
-                f"no receiver configured for channel {row['channel']!r}",
-                stats,
-                reason="no_receiver",
-            )
+            why = f"no receiver configured for channel {row['channel']!r}"
+            self._fail(conn, row["id"], attempts, why, stats, reason="no_receiver")
             return
         if now - row["created_at"] > timedelta(hours=self.settings.notify_max_age_hours):
-            self._fail(
-                conn,
-                row["id"],
-                row["attempts"],
-                f"gave up: older than {self.settings.notify_max_age_hours} h",
-                stats,
-                reason="too_old",
-            )
+            why = f"gave up: older than {self.settings.notify_max_age_hours} h"
+            self._fail(conn, row["id"], row["attempts"], why, stats, reason="too_old")
+            return
+        try:
+            notice = AlertNotice.from_json(row["payload"])
+        except ValueError as error:  # no receiver could render it, now or later
+            why = f"unreadable payload: {error}"
+            self._fail(conn, row["id"], attempts, why, stats, reason="unreadable")
             return
         message = Message(
             notification_id=row["id"],
             alert_id=row["alert_id"],
             channel=row["channel"],
             event=row["event"],
-            payload=row["payload"],
+            payload=notice,
             created_at=row["created_at"],
         )
         delivery = _attempt(notifier, message, self._client)
         SENT.labels(row["channel"], delivery.outcome.value, delivery.reason.value).inc()
         stats.by_reason[delivery.reason.value] += 1
+        self._settle(conn, row, attempts, delivery, stats, now)
+
+    def _settle(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        attempts: int,
+        delivery: Delivery,
+        stats: DispatchStats,
+        now: datetime,
+    ) -> None:
+        """Write the verdict: delivered, failed (give up, or out of attempts), or a retry
+        after the backoff (or the receiver's Retry-After, if longer)."""
         if delivery.delivered:
-            conn.execute(
-                text(
-                    "UPDATE notifications SET status = 'delivered', delivered_at = :now, "
-                    "attempts = :attempts, last_error = NULL WHERE id = :id"
-                ),
-                {"now": now, "attempts": attempts, "id": row["id"]},
-            )
+            outbox.mark_delivered(conn, row["id"], attempts, now)
             stats.delivered += 1
             return
         error = _describe(delivery)
-        if delivery.outcome is Outcome.GIVE_UP or attempts >= self.settings.notify_max_attempts:
-            why = (
-                error
-                if delivery.outcome is Outcome.GIVE_UP
-                else f"{error} (after {attempts} attempts)"
-            )
-            self._fail(conn, row["id"], attempts, why, stats)
+        if delivery.outcome is Outcome.GIVE_UP:
+            self._fail(conn, row["id"], attempts, error, stats)
+            return
+        if attempts >= self.settings.notify_max_attempts:
+            self._fail(conn, row["id"], attempts, f"{error} (after {attempts} attempts)", stats)
             return
         wait = max(backoff_s(attempts, self.settings), delivery.retry_after_s or 0.0)
-        conn.execute(
-            text(
-                "UPDATE notifications SET attempts = :attempts, last_error = :error, "
-                "next_attempt_at = :next WHERE id = :id"
-            ),
-            {
-                "attempts": attempts,
-                "error": error,
-                "next": now + timedelta(seconds=wait),
-                "id": row["id"],
-            },
-        )
+        outbox.schedule_retry(conn, row["id"], attempts, error, now + timedelta(seconds=wait))
         log.warning(
             "notification %d to %s: %s; retry in %.0f s", row["id"], row["channel"], error, wait
         )
@@ -188,13 +172,7 @@ class Dispatcher:
         *,
         reason: str | None = None,
     ) -> None:
-        conn.execute(
-            text(
-                "UPDATE notifications SET status = 'failed', attempts = :attempts, "
-                "last_error = :error WHERE id = :id"
-            ),
-            {"attempts": attempts, "error": error, "id": row_id},
-        )
+        outbox.mark_failed(conn, row_id, attempts, error)
         if reason:
             stats.by_reason[reason] += 1
         log.error("notification %d failed: %s", row_id, error)

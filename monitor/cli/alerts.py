@@ -10,16 +10,24 @@ import typer
 from monitor.cli.common import fail, settings_from
 from monitor.core.exceptions import ConfigError
 
+# The registry is light (httpx, no database, no Evidently): imported here so the help
+# lists the same channel names routes accept.
+from monitor.notifiers import CHANNELS
+
 alerts_app = typer.Typer(help="Alert delivery: receivers and the outbox.", no_args_is_help=True)
 
 
 @alerts_app.command("test")
 def alerts_test(
     ctx: typer.Context,
-    channel: Annotated[str, typer.Option("--channel", help="slack, pagerduty, opsgenie, webhook")],
+    channel: Annotated[str, typer.Option("--channel", help=", ".join(CHANNELS))],
 ) -> None:
     """Send a test message to one receiver and print its answer."""
-    from monitor.notifiers import Message
+    import dataclasses
+
+    import httpx
+
+    from monitor.notifiers import AlertNotice, Message
     from monitor.receivers import build_notifiers
 
     settings = settings_from(ctx)
@@ -33,35 +41,11 @@ def alerts_test(
         configured = ", ".join(notifiers) or "none"
         raise fail(f"channel {channel!r} has no receiver configured (configured: {configured})")
     now = datetime.now(UTC)
-    message = Message(
-        notification_id=0,
-        alert_id=0,
-        channel=channel,
-        event="test",
-        payload={
-            "fingerprint": "test:beltwatch",
-            "rule": "test",
-            "station_id": None,
-            "severity": "info",
-            "status": "firing",
-            "summary": f"beltwatch test message to {channel}: delivery works",
-            "evidence": {"sent_at": now.isoformat()},
-            "hour": now.isoformat(),
-            "started_at": now.isoformat(),
-            "resolved_at": None,
-        },
-        created_at=now,
-    )
-    import dataclasses
-
-    import httpx
-
+    notice = AlertNotice.test(channel, now)
+    message = Message(0, 0, channel, notice.event, notice, created_at=now)
     # A paging tool would keep the test incident open: resolve it right away.
-    resolve = dataclasses.replace(
-        message,
-        event="resolve",
-        payload={**message.payload, "status": "resolved", "resolved_at": now.isoformat()},
-    )
+    resolved = dataclasses.replace(notice, event="resolve", resolved_at=now)
+    resolve = dataclasses.replace(message, event="resolve", payload=resolved)
     failed = False
     with httpx.Client(timeout=settings.notify_timeout_s) as client:
         for sent in (message, resolve):

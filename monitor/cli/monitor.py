@@ -8,6 +8,7 @@ import typer
 
 from monitor.cli.common import engine_for, parse_time, settings_from
 from monitor.core.exceptions import ConfigError
+from monitor.core.settings import Settings
 
 monitor_app = typer.Typer(help="The hourly monitor: rollups, rules, alerts.", no_args_is_help=True)
 
@@ -31,12 +32,25 @@ def _print_hours(outcome) -> None:
         typer.echo("no hour due")
 
 
+def _check_receivers(settings: Settings) -> None:
+    """Fail at start on a bad receiver or route, before any hour queues notifications no
+    receiver can send (exit 2, every problem named, as for a bad setting)."""
+    from monitor.receivers import build_notifiers
+
+    try:
+        build_notifiers(settings)
+    except ConfigError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
 @monitor_app.command("run")
 def monitor_run(ctx: typer.Context) -> None:
     """Run the hourly monitor until SIGTERM (catches up missed hours at start)."""
     from monitor.scheduler import run_forever
 
     settings = settings_from(ctx)
+    _check_receivers(settings)
     try:
         with engine_for(settings) as engine:
             run_forever(engine, settings)
@@ -59,6 +73,7 @@ def monitor_once(
     from monitor.hourly import run_due, run_range
 
     settings = settings_from(ctx)
+    _check_receivers(settings)
     with engine_for(settings) as engine:
         if hour is None:
             outcome = run_due(engine, settings)
@@ -81,6 +96,7 @@ def monitor_backfill(
     from monitor.hourly import run_range
 
     settings = settings_from(ctx)
+    _check_receivers(settings)
     with engine_for(settings) as engine:
         outcome = run_range(
             engine, settings, parse_time(since, "--since"), parse_time(until, "--until"), redo=redo

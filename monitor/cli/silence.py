@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import sqlalchemy
 import typer
 
 from monitor.cli.common import engine_for, parse_time, settings_from
@@ -20,13 +19,17 @@ def silence_add(
     ctx: typer.Context,
     until: Annotated[str, typer.Option("--until", help="End of the window.")],
     comment: Annotated[str, typer.Option("--comment", help="Why (shown with the alert).")],
-    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule.")] = None,
-    station: Annotated[str | None, typer.Option("--station", help="Only this station.")] = None,
+    rule: Annotated[
+        str | None, typer.Option("--rule", help="Only this rule (or pattern: '*_drift').")
+    ] = None,
+    station: Annotated[
+        str | None, typer.Option("--station", help="Only this station (or pattern: 'dock-*').")
+    ] = None,
     since: Annotated[str | None, typer.Option("--from", help="Start (default now).")] = None,
     by: Annotated[str, typer.Option("--by", help="Who.")] = "cli",
 ) -> None:
     """Hold notifications back for matching alerts (evaluation goes on)."""
-    from monitor.core.db.models import Silence
+    from monitor.core.queries.silences import add_silence
 
     settings = settings_from(ctx)
     starts = parse_time(since, "--from") if since else datetime.now(UTC)
@@ -34,18 +37,15 @@ def silence_add(
     if ends <= starts:
         raise typer.BadParameter("must be after the start", param_hint="--until")
     with engine_for(settings) as engine, engine.begin() as conn:
-        silence_id = conn.execute(
-            sqlalchemy.insert(Silence)
-            .values(
-                rule=rule,
-                station_id=station,
-                starts_at=starts,
-                ends_at=ends,
-                created_by=by,
-                comment=comment,
-            )
-            .returning(Silence.id)
-        ).scalar_one()
+        silence_id = add_silence(
+            conn,
+            rule=rule,
+            station_id=station,
+            starts_at=starts,
+            ends_at=ends,
+            created_by=by,
+            comment=comment,
+        )
     typer.echo(
         f"silence {silence_id}: rule {rule or 'any'}, station {station or 'any'}, "
         f"{starts:%Y-%m-%d %H:%MZ} .. {ends:%Y-%m-%d %H:%MZ}"
@@ -55,15 +55,11 @@ def silence_add(
 @silence_app.command("list")
 def silence_list(ctx: typer.Context) -> None:
     """Silences that are active or still to come."""
-    from monitor.core.db.models import Silence
+    from monitor.core.queries.silences import silences_not_over
 
     settings = settings_from(ctx)
     with engine_for(settings) as engine, engine.connect() as conn:
-        rows = conn.execute(
-            sqlalchemy.select(Silence)
-            .where(Silence.ends_at > datetime.now(UTC))
-            .order_by(Silence.starts_at)
-        ).all()
+        rows = silences_not_over(conn, datetime.now(UTC))
     for row in rows:
         typer.echo(
             f"{row.id:>4}  {row.rule or 'any':<16}{row.station_id or 'any':<12}"

@@ -9,7 +9,6 @@ long because it is the one declaration of every setting.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import logging
 import os
 from collections.abc import Mapping
@@ -23,7 +22,6 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import (
@@ -34,6 +32,7 @@ from pydantic_settings import (
 )
 
 from monitor.core.exceptions import ConfigError
+from monitor.core.urls import check_url
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +49,10 @@ UNDER_DATA_DIR = {"spool_dir": "spool", "image_store_dir": "images", "reports_di
 _REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-CHANNEL_SETTING = {
-    "slack": "slack_webhook_url",
-    "pagerduty": "pagerduty_routing_key",
-    "opsgenie": "opsgenie_api_key",
-    "webhook": "webhook_url",
-}
-CHANNELS = tuple(CHANNEL_SETTING)
-
-
 class Route(BaseModel):
-    """One alert route: shell-style patterns (`*_drift`, `dock-*`) and the channels."""
+    """One alert route as configured: shell-style patterns (`*_drift`, `dock-*`) and the
+    channels. Matching and the check of the channels live in `monitor.routing`, beside the
+    receivers they name."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,13 +60,6 @@ class Route(BaseModel):
     severity: str = "*"
     station: str = "*"
     channels: list[str]
-
-    def matches(self, rule: str, severity: str, station: str | None) -> bool:
-        return (
-            fnmatch.fnmatchcase(rule, self.rule)
-            and fnmatch.fnmatchcase(severity, self.severity)
-            and fnmatch.fnmatchcase(station or "*", self.station)
-        )
 
 
 def _default_data_dir() -> Path:
@@ -483,57 +468,24 @@ class Settings(BaseSettings):
             raise ValueError(expected) from None
         return value
 
-    @field_validator("slack_webhook_url", "webhook_url")
+    # The receivers' URLs, by the rule their notifiers apply (monitor.core.urls), so a
+    # value that loads is one the receiver accepts at start-up. The message never echoes
+    # the value: _problems adds it for settings that are not secret.
+    @field_validator("slack_webhook_url", "pagerduty_url", "opsgenie_api_url")
     @classmethod
-    def _check_secret_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
+    def _check_https_url(cls, value: SecretStr | str | None) -> SecretStr | str | None:
+        if value is not None:
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            check_url(raw, secret=True, https_only=True)
         return value
 
-    @field_validator("pagerduty_url", "opsgenie_api_url", "dashboard_url")
+    @field_validator("webhook_url", "dashboard_url")
     @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
+    def _check_any_url(cls, value: SecretStr | str | None) -> SecretStr | str | None:
+        if value is not None:
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            check_url(raw, secret=True, https_only=False)
         return value
-
-    @field_validator("alert_routes")
-    @classmethod
-    def _check_routes(cls, routes: list[Route], info: ValidationInfo) -> list[Route]:
-        # The receivers are declared before the routes, so info.data holds them.
-        configured = {c for c, setting in CHANNEL_SETTING.items() if info.data.get(setting)}
-        for route in routes:
-            for channel in route.channels:
-                if channel not in CHANNELS:
-                    raise ValueError(
-                        f"route channel {channel!r} unknown; expected one of {', '.join(CHANNELS)}"
-                    )
-                if channel not in configured:
-                    raise ValueError(
-                        f"route channel {channel!r} has no receiver configured (set "
-                        f"{ENV_PREFIX}{CHANNEL_SETTING[channel].upper()})"
-                    )
-        return routes
-
-    @property
-    def configured_channels(self) -> list[str]:
-        """Channels with a receiver configured."""
-        return [name for name, setting in CHANNEL_SETTING.items() if getattr(self, setting)]
-
-    def channels_for(
-        self, rule: str, severity: str, station: str | None, event: str = "trigger"
-    ) -> list[str]:
-        """The configured channels an alert notification goes to (first matching route;
-        no routes: all). Slack gets resolves only with slack_send_resolved."""
-        configured = self.configured_channels
-        channels = configured
-        for route in self.alert_routes:
-            if route.matches(rule, severity, station):
-                channels = [c for c in route.channels if c in configured]
-                break
-        if event == "resolve" and not self.slack_send_resolved:
-            channels = [c for c in channels if c != "slack"]
-        return channels
 
     @field_validator("divert_url")
     @classmethod

@@ -3,35 +3,43 @@
 Each notifier is built from its own frozen config, checked when built (a bad or missing
 setting raises NotifierConfigError naming it, never echoing a secret), and makes exactly
 one HTTP attempt per `send`, returning a Delivery; retries, backoff, routing and the
-outbox belong to the dispatcher. Adding a receiver is one module and one line below.
+outbox belong to the dispatcher. Each module declares its `RECEIVER` (channel name, the
+setting that turns it on, its secrets, how it is built from Settings); RECEIVERS below is
+the one list that channels, routes, their validation, `build_notifiers` and the CLI read.
+Adding a receiver is one module and one line below.
 """
 
 from __future__ import annotations
 
+from monitor.notifiers import opsgenie, pagerduty, slack, webhook
 from monitor.notifiers._http import NotifierConfigError, guard_httpx_logging
-from monitor.notifiers.base import Delivery, Message, Notifier, Outcome, Reason
+from monitor.notifiers.base import (
+    AlertNotice,
+    Delivery,
+    Message,
+    Notifier,
+    Outcome,
+    Reason,
+    Receiver,
+)
 from monitor.notifiers.opsgenie import OpsgenieConfig, OpsgenieNotifier
 from monitor.notifiers.pagerduty import PagerDutyConfig, PagerDutyNotifier
 from monitor.notifiers.slack import SlackConfig, SlackNotifier
 from monitor.notifiers.webhook import WebhookConfig, WebhookNotifier
 
-# type name -> notifier class; the notifier's config class is CONFIG_TYPES[type name].
-NOTIFIER_TYPES: dict[str, type] = {
-    "slack": SlackNotifier,
-    "pagerduty": PagerDutyNotifier,
-    "opsgenie": OpsgenieNotifier,
-    "webhook": WebhookNotifier,
-}
-CONFIG_TYPES: dict[str, type] = {
-    "slack": SlackConfig,
-    "pagerduty": PagerDutyConfig,
-    "opsgenie": OpsgenieConfig,
-    "webhook": WebhookConfig,
-}
+# The order is the order of "every configured channel" when no route matches.
+RECEIVERS: tuple[Receiver, ...] = (
+    slack.RECEIVER,
+    pagerduty.RECEIVER,
+    opsgenie.RECEIVER,
+    webhook.RECEIVER,
+)
+CHANNELS: tuple[str, ...] = tuple(receiver.channel for receiver in RECEIVERS)
 
 __all__ = [
-    "CONFIG_TYPES",
-    "NOTIFIER_TYPES",
+    "CHANNELS",
+    "RECEIVERS",
+    "AlertNotice",
     "Delivery",
     "Message",
     "Notifier",
@@ -42,6 +50,7 @@ __all__ = [
     "PagerDutyConfig",
     "PagerDutyNotifier",
     "Reason",
+    "Receiver",
     "SlackConfig",
     "SlackNotifier",
     "WebhookConfig",

@@ -39,31 +39,33 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
     NotifierConfigError,
-    bounded_key,
+    Request,
     check_secret,
     check_text,
     check_timeout,
     check_url,
+    excerpt,
+    guard_httpx_logging,
+    json_body,
+    send_once,
+    verdict,
+)
+from monitor.notifiers._render import (
+    bounded_key,
     dashboard_link,
     dumps,
-    excerpt,
     flatten,
-    guard_httpx_logging,
     human_time,
-    json_body,
     lasted,
-    logged,
-    post,
     station,
     summary_of,
     truncate,
-    unrenderable,
-    verdict,
 )
-from monitor.notifiers.base import Delivery, Message, Outcome, Reason
+from monitor.notifiers.base import Delivery, Message, Outcome, Reason, Receiver
 
 log = logging.getLogger(__name__)
 
@@ -131,18 +133,17 @@ def request_url(message: Message, config: OpsgenieConfig) -> str:
 
 def render(message: Message, config: OpsgenieConfig) -> dict[str, Any]:
     """The create body, or for a resolve the close body ({source, note})."""
-    payload = message.payload
-    summary = summary_of(payload)
+    notice = message.payload
+    summary = summary_of(notice)
     source = truncate(config.source, SOURCE_MAX)
     if message.event == "resolve":
-        took = lasted(payload)
+        took = lasted(notice.started_at, notice.resolved_at)
         note = f"Resolved by beltwatch{f' after {took}' if took else ''}. It was: {summary}"
         return {"source": source, "note": truncate(note, NOTE_MAX)}
 
     if message.event == "test":
         summary = f"[test] {summary}"
-    who, rule = station(payload), str(payload.get("rule", ""))
-    severity = str(payload.get("severity", ""))
+    who, rule, severity = station(notice), notice.rule, notice.severity
     link = dashboard_link(config.dashboard_url, message)
     tags = ["beltwatch", rule, who, severity] + (["test"] if message.event == "test" else [])
     return {
@@ -158,41 +159,37 @@ def render(message: Message, config: OpsgenieConfig) -> dict[str, Any]:
 
 
 def _description(message: Message, summary: str, link: str | None) -> str:
-    payload = message.payload
+    notice = message.payload
     lines = [
         summary,
         "",
-        f"Station: {station(payload)} · rule: {payload.get('rule')} · "
-        f"severity: {payload.get('severity')}",
-        f"Firing since {human_time(payload.get('started_at'))}",
-        f"Fingerprint: {payload.get('fingerprint')}",
+        f"Station: {station(notice)} · rule: {notice.rule} · severity: {notice.severity}",
+        f"Firing since {human_time(notice.started_at)}",
+        f"Fingerprint: {notice.fingerprint}",
     ]
     if link:
         lines.append(f"Dashboard: {link}")
-    evidence = payload.get("evidence")
-    if isinstance(evidence, dict) and evidence:
-        lines += ["", "Evidence:", *(f"{key}: {value}" for key, value in flatten(evidence))]
+    if notice.evidence:
+        lines += ["", "Evidence:", *(f"{key}: {value}" for key, value in flatten(notice.evidence))]
     return "\n".join(lines)
 
 
 def _details(message: Message, link: str | None) -> dict[str, str]:
     """Flat string details (a nested value is refused), within the 8000-character budget."""
-    payload = message.payload
+    notice = message.payload
     meta = {
-        "rule": payload.get("rule"),
-        "station": station(payload),
-        "severity": payload.get("severity"),
-        "fingerprint": payload.get("fingerprint"),
+        "rule": notice.rule,
+        "station": station(notice),
+        "severity": notice.severity,
+        "fingerprint": notice.fingerprint,
         "alert_id": message.alert_id,
         "event": message.event,
-        "hour": payload.get("hour"),
-        "started_at": payload.get("started_at"),
+        "hour": notice.hour.isoformat(),
+        "started_at": notice.started_at.isoformat(),
         "dashboard": link,
     }
     pairs = [(key, str(value)) for key, value in meta.items() if value is not None]
-    evidence = payload.get("evidence")
-    if isinstance(evidence, dict):
-        pairs += [(f"evidence.{key}", value) for key, value in flatten(evidence)]
+    pairs += [(f"evidence.{key}", value) for key, value in flatten(notice.evidence)]
     details: dict[str, str] = {}
     used = 0
     for key, value in pairs:
@@ -224,24 +221,48 @@ class OpsgenieNotifier:
 
     def send(self, message: Message, client: httpx.Client) -> Delivery:
         """One POST (create or close); the verdict of Opsgenie's answer."""
-        try:
-            body = dumps(render(message, self.config))
-            url = request_url(message, self.config)
-        except (KeyError, TypeError, ValueError) as exc:
-            return logged(log, self.name, message, unrenderable(exc))
-        headers = {**JSON_HEADERS, "Authorization": f"GenieKey {self._secrets[0]}"}
-        result = post(
-            client, url, body, headers=headers, timeout=self.config.timeout_s, secrets=self._secrets
+        return send_once(
+            self.name,
+            log,
+            message,
+            client,
+            prepare=self._request,
+            judge=self._verdict,
+            timeout=self.config.timeout_s,
+            secrets=self._secrets,
         )
-        if isinstance(result, Delivery):
-            return logged(log, self.name, message, result)
-        data = json_body(result)
+
+    def _request(self, message: Message) -> Request:
+        headers = {**JSON_HEADERS, "Authorization": f"GenieKey {self._secrets[0]}"}
+        body = dumps(render(message, self.config))
+        return Request(request_url(message, self.config), body, headers)
+
+    def _verdict(self, response: httpx.Response) -> Delivery:
+        data = json_body(response)
         kept = {key: data[key] for key in ("requestId", "result", "took") if key in data}
-        if result.is_success:
-            return logged(log, self.name, message, verdict(result, self._clock, data=kept))
-        said = excerpt(str(data.get("message") or result.text), self._secrets)
-        detail = f"opsgenie: {result.status_code} {said}".strip()
+        if response.is_success:
+            return verdict(response, self._clock, data=kept)
+        said = excerpt(str(data.get("message") or response.text), self._secrets)
+        detail = f"opsgenie: {response.status_code} {said}".strip()
         # 402: the key is valid but the plan cannot do this; an admin must act, not a retry.
-        override = (Outcome.GIVE_UP, Reason.AUTH) if result.status_code == 402 else None
-        delivery = verdict(result, self._clock, detail=detail, data=kept, override=override)
-        return logged(log, self.name, message, delivery)
+        override = (Outcome.GIVE_UP, Reason.AUTH) if response.status_code == 402 else None
+        return verdict(response, self._clock, detail=detail, data=kept, override=override)
+
+
+def from_settings(settings: Settings) -> OpsgenieNotifier:
+    """The Opsgenie notifier as the settings configure it (NotifierConfigError if bad)."""
+    return OpsgenieNotifier(
+        OpsgenieConfig(
+            api_key=settings.opsgenie_api_key,  # type: ignore[arg-type]  # checked here
+            api_url=settings.opsgenie_api_url,
+            dashboard_url=settings.dashboard_url,
+        )
+    )
+
+
+RECEIVER = Receiver(
+    channel="opsgenie",
+    setting="opsgenie_api_key",
+    secrets=("opsgenie_api_key",),
+    build=from_settings,
+)

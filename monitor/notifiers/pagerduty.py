@@ -27,30 +27,32 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
     NotifierConfigError,
-    bounded_evidence,
-    bounded_key,
+    Request,
     check_secret,
     check_text,
     check_timeout,
     check_url,
-    dashboard_link,
-    dumps,
     excerpt,
     guard_httpx_logging,
     json_body,
-    logged,
-    post,
+    send_once,
+    verdict,
+)
+from monitor.notifiers._render import (
+    bounded_evidence,
+    bounded_key,
+    dashboard_link,
+    dumps,
     rfc3339,
     station,
     summary_of,
     truncate,
-    unrenderable,
-    verdict,
 )
-from monitor.notifiers.base import Delivery, Message
+from monitor.notifiers.base import Delivery, Message, Receiver
 
 log = logging.getLogger(__name__)
 
@@ -103,23 +105,20 @@ def render(message: Message, config: PagerDutyConfig) -> dict[str, Any]:
     if message.event == "resolve":
         return {"routing_key": routing_key, "dedup_key": dedup_key, "event_action": "resolve"}
 
-    payload = message.payload
-    summary = summary_of(payload)
+    notice = message.payload
+    summary = summary_of(notice)
     if message.event == "test":
         summary = f"[test] {summary}"
-    evidence = payload.get("evidence")
     details = {
         "summary": summary,
-        "rule": payload.get("rule"),
-        "station": station(payload),
-        "fingerprint": payload.get("fingerprint"),
+        "rule": notice.rule,
+        "station": station(notice),
+        "fingerprint": notice.fingerprint,
         "alert_id": message.alert_id,
         "event": message.event,
-        "hour": payload.get("hour"),
-        "started_at": payload.get("started_at"),
-        "evidence": bounded_evidence(
-            evidence if isinstance(evidence, dict) else {}, EVIDENCE_MAX_BYTES
-        ),
+        "hour": notice.hour.isoformat(),
+        "started_at": notice.started_at.isoformat(),
+        "evidence": bounded_evidence(notice.evidence, EVIDENCE_MAX_BYTES),
     }
     body: dict[str, Any] = {
         "routing_key": routing_key,
@@ -128,11 +127,11 @@ def render(message: Message, config: PagerDutyConfig) -> dict[str, Any]:
         "payload": {
             "summary": truncate(summary, SUMMARY_MAX),
             "source": config.source,
-            "severity": SEVERITIES.get(str(payload.get("severity")), "error"),
+            "severity": SEVERITIES.get(notice.severity, "error"),
             "timestamp": rfc3339(message.created_at),
-            "component": station(payload),
+            "component": station(notice),
             "group": config.site,
-            "class": str(payload.get("rule", "")),
+            "class": notice.rule,
             "custom_details": details,
         },
         "client": "beltwatch",
@@ -164,26 +163,48 @@ class PagerDutyNotifier:
 
     def send(self, message: Message, client: httpx.Client) -> Delivery:
         """One POST of the event; the verdict of PagerDuty's answer."""
-        try:
-            body = dumps(render(message, self.config))
-        except (KeyError, TypeError, ValueError) as exc:
-            return logged(log, self.name, message, unrenderable(exc))
-        result = post(
+        return send_once(
+            self.name,
+            log,
+            message,
             client,
-            self.config.url,
-            body,
-            headers=JSON_HEADERS,
+            prepare=self._request,
+            judge=self._verdict,
             timeout=self.config.timeout_s,
             secrets=self._secrets,
         )
-        if isinstance(result, Delivery):
-            return logged(log, self.name, message, result)
-        data = json_body(result)
+
+    def _request(self, message: Message) -> Request:
+        return Request(self.config.url, dumps(render(message, self.config)), JSON_HEADERS)
+
+    def _verdict(self, response: httpx.Response) -> Delivery:
+        data = json_body(response)
         kept = {key: data[key] for key in ("status", "message", "dedup_key") if key in data}
-        if result.is_success:
-            return logged(log, self.name, message, verdict(result, self._clock, data=kept))
+        if response.is_success:
+            return verdict(response, self._clock, data=kept)
         errors = data.get("errors")
         errors = errors if isinstance(errors, list) else [errors]
         said = " ".join(str(part) for part in (data.get("message"), *errors) if part)
-        detail = f"pagerduty: {result.status_code} {excerpt(said or result.text, self._secrets)}"
-        return logged(log, self.name, message, verdict(result, self._clock, detail=detail.strip()))
+        said = excerpt(said or response.text, self._secrets)
+        detail = f"pagerduty: {response.status_code} {said}".strip()
+        return verdict(response, self._clock, detail=detail)
+
+
+def from_settings(settings: Settings) -> PagerDutyNotifier:
+    """The PagerDuty notifier as the settings configure it (NotifierConfigError if bad)."""
+    return PagerDutyNotifier(
+        PagerDutyConfig(
+            routing_key=settings.pagerduty_routing_key,  # type: ignore[arg-type]  # checked here
+            url=settings.pagerduty_url,
+            site=settings.site_name,
+            dashboard_url=settings.dashboard_url,
+        )
+    )
+
+
+RECEIVER = Receiver(
+    channel="pagerduty",
+    setting="pagerduty_routing_key",
+    secrets=("pagerduty_routing_key",),
+    build=from_settings,
+)

@@ -24,30 +24,32 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
+    Request,
     check_secret,
     check_timeout,
     check_url,
+    excerpt,
+    guard_httpx_logging,
+    json_body,
+    send_once,
+    url_secrets,
+    verdict,
+)
+from monitor.notifiers._render import (
     dashboard_link,
     dumps,
-    excerpt,
     flatten,
-    guard_httpx_logging,
     human_time,
-    json_body,
     lasted,
-    logged,
-    post,
     station,
     summary_of,
     truncate,
-    unrenderable,
-    url_secrets,
-    verdict,
     width,
 )
-from monitor.notifiers.base import Delivery, Message, Outcome, Reason
+from monitor.notifiers.base import Delivery, Message, Outcome, Reason, Receiver
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +106,14 @@ def mrkdwn(text: str, limit: int) -> str:
 
 def render(message: Message, config: SlackConfig) -> dict[str, Any]:
     """The webhook body: {text, blocks} (header, summary, evidence fields, context, link)."""
-    payload = message.payload
-    who, rule = station(payload), str(payload.get("rule", "unknown rule"))
-    severity = str(payload.get("severity", "warning"))
-    summary = summary_of(payload)
+    notice = message.payload
+    who, rule, severity = station(notice), notice.rule, notice.severity
+    summary = summary_of(notice)
     link = dashboard_link(config.dashboard_url, message)
-    started = human_time(payload.get("started_at"))
+    started = human_time(notice.started_at)
 
     if message.event == "resolve":
-        took = lasted(payload)
+        took = lasted(notice.started_at, notice.resolved_at)
         title = f":white_check_mark: RESOLVED · {truncate(who, 60)} · {rule}"
         body = f"*Resolved* after {took}. It was: {summary}" if took else f"*Resolved.* {summary}"
         fallback = f"RESOLVED after {took}: {summary}" if took else f"RESOLVED: {summary}"
@@ -130,7 +131,7 @@ def render(message: Message, config: SlackConfig) -> dict[str, Any]:
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(body, SECTION_MAX)}},
     ]
-    fields = [] if message.event == "resolve" else _fields(payload.get("evidence"), link)
+    fields = [] if message.event == "resolve" else _fields(notice.evidence, link)
     if fields:
         blocks.append({"type": "section", "fields": fields})
     blocks.append({"type": "context", "elements": _context(message, started)})
@@ -156,16 +157,15 @@ def _fields(evidence: Any, link: str | None) -> list[dict[str, str]]:
 
 
 def _context(message: Message, started: str) -> list[dict[str, str]]:
-    payload = message.payload
+    notice = message.payload
     lines = [
-        f"rule `{payload.get('rule', '?')}`",
-        f"fingerprint `{payload.get('fingerprint', '?')}`",
+        f"rule `{notice.rule}`",
+        f"fingerprint `{notice.fingerprint}`",
         f"started {started}",
     ]
     if message.event == "resolve":
-        lines.append(f"resolved {human_time(payload.get('resolved_at'))}")
-    evidence = payload.get("evidence")
-    if isinstance(evidence, dict) and evidence.get("provisional_reference"):
+        lines.append(f"resolved {human_time(notice.resolved_at)}")
+    if notice.evidence.get("provisional_reference"):
         lines.append(":warning: judged against a provisional reference")
     return [{"type": "mrkdwn", "text": mrkdwn(line, FIELD_MAX)} for line in lines[:CONTEXT_MAX]]
 
@@ -185,22 +185,20 @@ class SlackNotifier:
 
     def send(self, message: Message, client: httpx.Client) -> Delivery:
         """One POST of the rendered message; the verdict of Slack's answer."""
-        try:
-            body = dumps(render(message, self.config))
-        except (KeyError, TypeError, ValueError) as exc:
-            return logged(log, self.name, message, unrenderable(exc))
-        url = self.config.webhook_url.get_secret_value()
-        result = post(
+        return send_once(
+            self.name,
+            log,
+            message,
             client,
-            url,
-            body,
-            headers=JSON_HEADERS,
+            prepare=self._request,
+            judge=self._verdict,
             timeout=self.config.timeout_s,
             secrets=self._secrets,
         )
-        if isinstance(result, Delivery):
-            return logged(log, self.name, message, result)
-        return logged(log, self.name, message, self._verdict(result))
+
+    def _request(self, message: Message) -> Request:
+        url = self.config.webhook_url.get_secret_value()
+        return Request(url, dumps(render(message, self.config)), JSON_HEADERS)
 
     def _verdict(self, response: httpx.Response) -> Delivery:
         text = response.text.strip()
@@ -218,3 +216,24 @@ class SlackNotifier:
         return verdict(
             response, self._clock, detail=f"slack: {response.status_code} {said}".strip()
         )
+
+
+def from_settings(settings: Settings) -> SlackNotifier:
+    """The Slack notifier as the settings configure it (NotifierConfigError if bad)."""
+    return SlackNotifier(
+        SlackConfig(
+            webhook_url=settings.slack_webhook_url,  # type: ignore[arg-type]  # checked here
+            send_resolved=settings.slack_send_resolved,
+            dashboard_url=settings.dashboard_url,
+        )
+    )
+
+
+# Resolves go to Slack only when asked for (Alertmanager's default is not to send them).
+RECEIVER = Receiver(
+    channel="slack",
+    setting="slack_webhook_url",
+    secrets=("slack_webhook_url",),
+    build=from_settings,
+    sends_resolved=lambda settings: settings.slack_send_resolved,
+)

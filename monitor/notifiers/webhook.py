@@ -37,30 +37,32 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
     NotifierConfigError,
-    bounded_evidence,
+    Request,
     check_secret,
     check_text,
     check_timeout,
     check_url,
-    dashboard_link,
-    dumps,
     excerpt,
-    flatten,
     guard_httpx_logging,
-    lasted,
-    logged,
-    post,
-    rfc3339,
-    station,
-    summary_of,
-    unrenderable,
+    send_once,
     url_secrets,
     verdict,
 )
-from monitor.notifiers.base import Delivery, Message
+from monitor.notifiers._render import (
+    bounded_evidence,
+    dashboard_link,
+    dumps,
+    flatten,
+    lasted,
+    rfc3339,
+    station,
+    summary_of,
+)
+from monitor.notifiers.base import Delivery, Message, Receiver
 
 log = logging.getLogger(__name__)
 
@@ -131,15 +133,14 @@ def signature_headers(
 
 def render(message: Message, config: WebhookConfig) -> dict[str, Any]:
     """The Alertmanager webhook body (version "4") carrying this one alert."""
-    payload = message.payload
+    notice = message.payload
     resolved = message.event == "resolve"
     status = "resolved" if resolved else "firing"
-    rule, who = str(payload.get("rule", "")), station(payload)
-    fingerprint = str(payload.get("fingerprint", ""))
+    rule, who, fingerprint = notice.rule, station(notice), notice.fingerprint
     labels = {
         "alertname": rule,
         "station": who,
-        "severity": str(payload.get("severity", "")),
+        "severity": notice.severity,
         "fingerprint": fingerprint,
     }
     link = dashboard_link(config.dashboard_url, message)
@@ -147,8 +148,8 @@ def render(message: Message, config: WebhookConfig) -> dict[str, Any]:
         "status": status,
         "labels": labels,
         "annotations": _annotations(message),
-        "startsAt": rfc3339(payload.get("started_at")) or rfc3339(message.created_at),
-        "endsAt": (rfc3339(payload.get("resolved_at")) or rfc3339(message.created_at))
+        "startsAt": rfc3339(notice.started_at),
+        "endsAt": (rfc3339(notice.resolved_at) or rfc3339(message.created_at))
         if resolved
         else ZERO_TIME,
         "generatorURL": link or "",
@@ -169,20 +170,19 @@ def render(message: Message, config: WebhookConfig) -> dict[str, Any]:
 
 
 def _annotations(message: Message) -> dict[str, str]:
-    payload = message.payload
-    evidence = payload.get("evidence")
-    evidence = evidence if isinstance(evidence, dict) else {}
+    notice = message.payload
+    evidence = notice.evidence
     annotations = {
-        "summary": summary_of(payload),
+        "summary": summary_of(notice),
         "description": "\n".join(f"{key}: {value}" for key, value in flatten(evidence)),
         "evidence": dumps(bounded_evidence(evidence, EVIDENCE_MAX_BYTES)).decode("utf-8"),
         "event": message.event,
         "alert_id": str(message.alert_id),
-        "hour": str(payload.get("hour") or ""),
+        "hour": notice.hour.isoformat(),
     }
     if evidence.get("provisional_reference"):
         annotations["provisional_reference"] = "true"
-    if message.event == "resolve" and (took := lasted(payload)):
+    if message.event == "resolve" and (took := lasted(notice.started_at, notice.resolved_at)):
         annotations["duration"] = took
     return annotations
 
@@ -209,26 +209,48 @@ class WebhookNotifier:
 
     def send(self, message: Message, client: httpx.Client) -> Delivery:
         """One signed POST; the verdict of the receiver's answer."""
-        try:
-            body = dumps(render(message, self.config))
-        except (KeyError, TypeError, ValueError) as exc:
-            return logged(log, self.name, message, unrenderable(exc))
+        return send_once(
+            self.name,
+            log,
+            message,
+            client,
+            prepare=self._request,
+            judge=self._verdict,
+            timeout=self.config.timeout_s,
+            secrets=self._secrets,
+        )
+
+    def _request(self, message: Message) -> Request:
+        body = dumps(render(message, self.config))
         stamp = int(self._clock())
         headers = {
             **JSON_HEADERS,
             **signature_headers(self._key, message.idempotency_key, stamp, body),
         }
-        result = post(
-            client,
-            self.config.url.get_secret_value(),
-            body,
-            headers=headers,
-            timeout=self.config.timeout_s,
-            secrets=self._secrets,
+        return Request(self.config.url.get_secret_value(), body, headers)
+
+    def _verdict(self, response: httpx.Response) -> Delivery:
+        detail = "" if response.is_success else f"webhook: {response.status_code}"
+        if detail and response.text.strip():
+            detail += f" {excerpt(response.text, self._secrets)}"
+        return verdict(response, self._clock, detail=detail)
+
+
+def from_settings(settings: Settings) -> WebhookNotifier:
+    """The webhook notifier as the settings configure it (NotifierConfigError if bad)."""
+    return WebhookNotifier(
+        WebhookConfig(
+            url=settings.webhook_url,  # type: ignore[arg-type]  # checked here
+            secret=settings.webhook_secret,
+            receiver=settings.site_name,
+            dashboard_url=settings.dashboard_url,
         )
-        if isinstance(result, Delivery):
-            return logged(log, self.name, message, result)
-        detail = "" if result.is_success else f"webhook: {result.status_code}"
-        if detail and result.text.strip():
-            detail += f" {excerpt(result.text, self._secrets)}"
-        return logged(log, self.name, message, verdict(result, self._clock, detail=detail))
+    )
+
+
+RECEIVER = Receiver(
+    channel="webhook",
+    setting="webhook_url",
+    secrets=("webhook_url", "webhook_secret"),
+    build=from_settings,
+)

@@ -54,7 +54,8 @@ def queue(
     alert_id: int = 1,
     created_at: datetime = NOW,
 ) -> int:
-    payload = {
+    payload = {  # as the alert manager writes it (AlertNotice.to_json)
+        "alert_id": alert_id,
         "fingerprint": "critical_rate:S1",
         "rule": "critical_rate",
         "station_id": "S1",
@@ -202,6 +203,23 @@ def test_channel_without_receiver_fails_visibly(engine, receiver_settings) -> No
     dispatcher(engine, receiver_settings, Clock(NOW)).run_once()
     got = row(engine, nid)
     assert got["status"] == "failed" and "no receiver configured" in got["last_error"]
+
+
+def test_a_row_whose_payload_cannot_be_read_fails_without_a_request(
+    engine, receiver_settings, httpserver: HTTPServer
+) -> None:
+    nid = queue(engine)
+    with engine.begin() as conn:
+        conn.execute(text('UPDATE notifications SET payload = \'{"summary": "no fingerprint"}\''))
+    stats = dispatcher(engine, receiver_settings, Clock(NOW)).run_once()
+    got = row(engine, nid)
+    assert got["status"] == "failed" and got["attempts"] == 1  # not retried: it never will be
+    assert got["last_error"] == (
+        "unreadable payload: payload lacks alert_id, fingerprint, rule, severity, event, "
+        "hour, started_at"
+    )
+    assert stats.by_reason["unreadable"] == 1
+    assert httpserver.log == []
 
 
 def test_trigger_then_resolve_carry_the_same_dedup_key(

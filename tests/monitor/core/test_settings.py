@@ -86,41 +86,6 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert documented - declared - {"BELTWATCH_CONFIG", "BELTWATCH_TEST_DATABASE_URL"} == set()
 
 
-def test_alert_routes_pick_channels_first_match_wins(monkeypatch) -> None:
-    monkeypatch.setenv(
-        "BELTWATCH_ALERT_ROUTES",
-        '[{"rule": "critical_rate", "channels": ["pagerduty", "slack"]},'
-        ' {"rule": "*_drift", "station": "dock-*", "channels": ["slack"]},'
-        ' {"severity": "critical", "channels": ["pagerduty"]}]',
-    )
-    settings = load_settings(
-        slack_webhook_url="https://hooks.slack.com/services/T0/B0/x",
-        pagerduty_routing_key="rk-1",
-        webhook_url="https://example.com/hook",
-    )
-    assert settings.channels_for("critical_rate", "critical", "S1") == ["pagerduty", "slack"]
-    assert settings.channels_for("lens_drift", "warning", "dock-3") == ["slack"]
-    assert settings.channels_for("no_data", "critical", "S1") == ["pagerduty"]
-    # No route matches: every configured channel.
-    assert settings.channels_for("lens_drift", "warning", "yard-1") == [
-        "slack",
-        "pagerduty",
-        "webhook",
-    ]
-    # Slack gets resolves only when asked to; the paging tools always do.
-    assert settings.channels_for("critical_rate", "critical", "S1", "resolve") == ["pagerduty"]
-
-
-def test_route_to_an_unconfigured_or_unknown_channel_is_an_error(monkeypatch) -> None:
-    monkeypatch.setenv("BELTWATCH_ALERT_ROUTES", '[{"channels": ["pagerduty"]}]')
-    with pytest.raises(ConfigError, match="BELTWATCH_PAGERDUTY_ROUTING_KEY"):
-        load_settings(slack_webhook_url="https://hooks.slack.com/services/T0/B0/secret-part")
-    monkeypatch.setenv("BELTWATCH_ALERT_ROUTES", '[{"channels": ["sms"]}]')
-    with pytest.raises(ConfigError, match="'sms' unknown") as caught:
-        load_settings(slack_webhook_url="https://hooks.slack.com/services/T0/B0/secret-part")
-    assert "secret-part" not in str(caught.value)
-
-
 @pytest.fixture(scope="module")
 def developer_shell() -> Iterator[str | None]:
     """Variables as a developer's shell may export them, set before any test fixture runs."""

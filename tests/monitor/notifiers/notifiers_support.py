@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from monitor.notifiers.base import Message, Outcome, Reason
+from monitor.notifiers.base import AlertNotice, Message, Outcome, Reason
 
 CREATED = datetime(2026, 11, 25, 6, 5, tzinfo=UTC)
 HTTP_DATE_IN_120_S = "<an HTTP-date 120 s from now>"  # filled in when the test runs
@@ -65,7 +65,8 @@ def message(
     evidence: dict[str, Any] | None = None,
     **payload: Any,
 ) -> Message:
-    """An outbox row as the alert manager queues it (monitor/alerts.py, _queue)."""
+    """An outbox row as the alert manager queues it, read back from its payload JSON (the
+    keys `notifications.payload` has always had)."""
     resolved = event == "resolve"
     body = {
         "alert_id": alert_id,
@@ -91,7 +92,8 @@ def message(
         "resolved_at": "2026-11-25T06:00:00+00:00" if resolved else None,
     }
     body.update(payload)
-    return Message(notification_id, alert_id, "test-channel", event, body, CREATED)
+    notice = AlertNotice.from_json(body)
+    return Message(notification_id, alert_id, "test-channel", event, notice, CREATED)
 
 
 def dead_url(path: str = "/") -> str:

@@ -1,4 +1,5 @@
-"""The helpers every notifier shares: statuses, Retry-After, safe truncation, redaction."""
+"""The wire helpers every notifier shares: statuses, Retry-After, the send skeleton, URL
+checks, redaction."""
 
 from __future__ import annotations
 
@@ -8,19 +9,20 @@ import logging
 import httpx
 import pytest
 from notifiers_support import message
+from pytest_httpserver import HTTPServer
 
+from monitor.core.exceptions import ConfigError
+from monitor.core.settings import load_settings
 from monitor.notifiers._http import (
-    bounded_key,
+    JSON_HEADERS,
+    Request,
     check_url,
     classify,
-    dashboard_link,
-    flatten,
     guard_httpx_logging,
-    lasted,
     parse_retry_after,
     redact,
-    truncate,
-    width,
+    send_once,
+    verdict,
 )
 from monitor.notifiers.base import Outcome, Reason
 
@@ -75,79 +77,12 @@ def test_retry_after_is_seconds_or_an_http_date(value, date, expected):
     assert parse_retry_after(value, NOW, date) == expected
 
 
-@pytest.mark.parametrize(
-    ("text", "limit", "expected"),
-    [
-        ("short", 10, "short"),
-        ("exactly ten", 11, "exactly ten"),
-        ("a long sentence here", 10, "a long se…"),
-        ("éééééééééé", 5, "éééé…"),
-        ("📷📷📷📷", 5, "📷📷…"),  # each camera is 2 UTF-16 units
-        ("ab👩\u200d👩\u200d👧xyz", 6, "ab…"),  # a ZWJ family is not split
-        ("abe\u0301e\u0301e\u0301", 5, "abe\u0301…"),  # nor a letter from its accent
-        ("ab🇩🇪🇫🇷", 7, "ab🇩🇪…"),  # nor a flag's pair of regional indicators
-    ],
-)
-def test_truncate_cuts_between_whole_characters_and_marks_the_cut(text, limit, expected):
-    cut = truncate(text, limit)
-    assert cut == expected
-    assert width(cut) <= limit
-    cut.encode("utf-8")  # strict: no lone surrogate, nothing half a character
-
-
-def test_bounded_keys_are_unique_and_stable():
-    long = "beltwatch/" + "x" * 600
-    assert bounded_key("short", 255) == "short"
-    assert bounded_key(long + "1", 255) == bounded_key(long + "1", 255)
-    assert bounded_key(long + "1", 255) != bounded_key(long + "2", 255)
-    assert len(bounded_key(long, 255)) == 255
-
-
-def test_flatten_joins_short_lists_walks_nesting_and_skips_huge_lists():
-    evidence = {
-        "n": 300,
-        "signals": {"sharpness": {"shift_sd": -4.25, "drift_test": {"drifted": True}}},
-        "ci95": [0.07, 0.2],
-        "also": [{"rule": "lens_drift"}],
-        "sample": list(range(500)),
-        "missing": None,
-    }
-    assert flatten(evidence) == [
-        ("n", "300"),
-        ("signals.sharpness.shift_sd", "-4.25"),
-        ("signals.sharpness.drift_test.drifted", "yes"),
-        ("ci95", "0.07, 0.2"),
-        ("also.0.rule", "lens_drift"),
-        ("missing", "none"),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("started", "resolved", "expected"),
-    [
-        ("2026-11-25T03:00:00+00:00", "2026-11-25T06:00:00+00:00", "3 h"),
-        ("2026-11-24T02:00:00+00:00", "2026-11-25T06:30:00+00:00", "1 d 4 h 30 min"),
-        ("2026-11-25T03:00:00+00:00", "2026-11-25T03:00:00+00:00", "under a minute"),
-        ("2026-11-25T03:00:00+00:00", None, None),
-        ("2026-11-25T06:00:00+00:00", "2026-11-25T03:00:00+00:00", None),
-    ],
-)
-def test_lasted(started, resolved, expected):
-    assert lasted({"started_at": started, "resolved_at": resolved}) == expected
-
-
-def test_dashboard_link_keeps_an_existing_query():
-    link = dashboard_link("https://bw.example/d/alerts?org=2", message())
-    assert link == "https://bw.example/d/alerts?org=2&alert=42&fingerprint=critical_rate%3Acam-3"
-    assert dashboard_link(None, message()) is None
-
-
 def test_redact_removes_urls_secrets_and_their_encoded_forms():
     text = "failed https://hooks.slack.com/services/T/B/tok for key k3y/+= (k3y%2F%2B%3D)"
     assert redact(text, ["k3y/+="]) == "failed <url> for key <redacted> (<redacted>)"
 
 
-@pytest.mark.parametrize(
+URLS = pytest.mark.parametrize(
     ("url", "ok"),
     [
         ("https://hooks.slack.com/services/T/B/X", True),
@@ -158,14 +93,73 @@ def test_redact_removes_urls_secrets_and_their_encoded_forms():
         ("https://", False),
         ("https://host:notaport/x", False),
         (" https://host/x", False),
+        ("ftp://files.example/x", False),
     ],
 )
+
+
+@URLS
 def test_https_is_required_except_for_loopback(url, ok):
     if ok:
         assert check_url("s", url, secret=True) == url
     else:
         with pytest.raises(ValueError, match=r"^s: expected an https:// URL$"):
             check_url("s", url, secret=True)
+
+
+@URLS
+@pytest.mark.parametrize("setting", ["slack_webhook_url", "pagerduty_url", "opsgenie_api_url"])
+def test_settings_load_exactly_the_urls_the_notifiers_accept(setting, url, ok):
+    """One rule: a URL that loads never fails when the receiver is built at start-up."""
+    if ok:
+        assert load_settings(**{setting: url})
+    else:
+        with pytest.raises(ConfigError, match=rf"{setting} \(BELTWATCH_{setting.upper()}\)"):
+            load_settings(**{setting: url})
+
+
+def test_a_message_that_cannot_be_rendered_is_given_up_without_a_request(
+    httpserver: HTTPServer, client
+):
+    def prepare(_message):
+        raise KeyError("fingerprint")
+
+    delivery = send_once(
+        "test",
+        logging.getLogger("test"),
+        message(),
+        client,
+        prepare=prepare,
+        judge=lambda response: verdict(response, lambda: NOW),
+        timeout=None,
+        secrets=(),
+    )
+
+    assert (delivery.outcome, delivery.reason) == (Outcome.GIVE_UP, Reason.REJECTED)
+    assert delivery.detail == "cannot render (KeyError)"
+    assert httpserver.log == []
+
+
+def test_send_once_posts_the_prepared_bytes_once_and_judges_the_answer(
+    httpserver: HTTPServer, client
+):
+    httpserver.expect_request("/x", method="POST").respond_with_data("", status=503)
+    request = Request(httpserver.url_for("/x"), b'{"a":1}', JSON_HEADERS)
+
+    delivery = send_once(
+        "test",
+        logging.getLogger("test"),
+        message(),
+        client,
+        prepare=lambda _message: request,
+        judge=lambda response: verdict(response, lambda: NOW),
+        timeout=None,
+        secrets=(),
+    )
+
+    assert (delivery.outcome, delivery.reason) == (Outcome.RETRY, Reason.SERVER_ERROR)
+    ((sent, _),) = httpserver.log
+    assert sent.get_data() == b'{"a":1}'
 
 
 def test_httpx_request_logs_keep_the_host_but_lose_the_path(caplog):

@@ -1,0 +1,52 @@
+"""The `silences` table: maintenance windows that hold notifications back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, insert, select
+
+from monitor.core.db.models import Silence
+
+_SILENCES = Silence.__table__
+
+
+def active_silences(conn: Connection, at: datetime) -> list[Row]:
+    """Silences whose window holds `at`."""
+    return list(
+        conn.execute(select(_SILENCES).where(_SILENCES.c.starts_at <= at, _SILENCES.c.ends_at > at))
+    )
+
+
+def silences_not_over(conn: Connection, now: datetime) -> list[Row]:
+    """Silences active at `now` or still to come, earliest start first."""
+    return list(
+        conn.execute(
+            select(_SILENCES).where(_SILENCES.c.ends_at > now).order_by(_SILENCES.c.starts_at)
+        )
+    )
+
+
+def add_silence(
+    conn: Connection,
+    *,
+    rule: str | None,
+    station_id: str | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    created_by: str,
+    comment: str,
+) -> int:
+    """Record a silence (rule and station are shell patterns; None matches any); its id."""
+    return conn.execute(
+        insert(Silence)
+        .values(
+            rule=rule,
+            station_id=station_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            created_by=created_by,
+            comment=comment,
+        )
+        .returning(Silence.id)
+    ).scalar_one()
