@@ -2,8 +2,8 @@
 volume to expect, and, for the drift tests, a bounded random sample of its predictions.
 
 The volume to expect (Window.expected_n, what no_data judges silence against) comes from
-history, so a station's own rhythm counts: the median of its volume at this hour of day on
-each of the last EXPECTED_DAYS days, and no more than a week ago at this hour. An hour
+history, so a station's own rhythm counts: the (lower) median of its volume at this hour
+of day on each of the last EXPECTED_DAYS days, and no more than a week ago at this hour. An hour
 without a row counts as 0 there, from the station's first hour in that span on; so a belt
 that is quiet every night (or every Sunday) expects 0 then and its silence is no alarm,
 while a belt silent at an hour it was busy at yesterday and a week ago is. A station with
@@ -67,7 +67,9 @@ def expected_volume(volumes: Mapping[datetime, int], hour: datetime) -> float | 
     known = [volumes.get(past, 0) for past in same_hours if past >= first]
     if not known:
         return None
-    expected = float(np.median(known))
+    # The lower median: the belt must have been busy at this hour on more than half the
+    # days it was known (one busy day of two is no habit to page on).
+    expected = float(sorted(known)[(len(known) - 1) // 2])
     week_ago = same_hours[-1]
     if week_ago >= first:  # a belt that rests on this weekday rested a week ago too
         expected = min(expected, float(volumes.get(week_ago, 0)))

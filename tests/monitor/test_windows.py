@@ -29,6 +29,8 @@ def _days(*volumes_back: int | None) -> dict[datetime, int]:
     [
         (_days(300, 310, 290, 305, 300, 295, 300), 300.0),  # a busy belt
         (_days(300), 300.0),  # one day of history is enough
+        (_days(0, 300), 0.0),  # busy on one day of two is no habit yet
+        (_days(300, 300, 0), 300.0),
         ({}, None),  # none: unknown (no_data falls back to the reference)
         ({NOW - timedelta(hours=3): 300}, None),  # a station first seen this morning
         (_days(0, 0, 0, 0, 0, 0, 0) | {NOW - timedelta(hours=5): 300}, 0.0),  # quiet hour
@@ -46,7 +48,7 @@ def test_expected_volume_follows_the_hour_of_day(volumes, expected) -> None:
 
 def test_days_before_the_station_first_sent_do_not_count_as_silent() -> None:
     volumes = {NOW - timedelta(days=2): 300, NOW - timedelta(days=1): 280}
-    assert expected_volume(volumes, NOW) == 290.0  # not the median with five zeros
+    assert expected_volume(volumes, NOW) == 280.0  # not the median with five zeros
     assert EXPECTED_DAYS == 7
 
 
