@@ -123,9 +123,10 @@ def site_reference(stations: Iterable[Reference]) -> Reference | None:
     Hourly volume: the sum of the stations' (the site sends what they all send). Class mix
     and critical rate: the stations' mixes weighted by their hourly volume, because that is
     how their frames mix in the site's hour; a station whose volume is unknown weighs as
-    the mean of the others (1 when none is known). Provisional when any station's is. It
-    carries no sample, quantiles or spread: the site-wide rules (rules.SITE_RULES) read
-    volume and mix only, as image drift is judged per camera.
+    the mean of the others (1 when none is known); a station without a profile is not in
+    it until it gets one (provisional after its first hours). Provisional when any
+    station's is. It carries no sample, quantiles or spread: the site-wide rules
+    (rules.SITE_RULES) read volume and mix only, as image drift is judged per camera.
     """
     pooled = [reference for reference in stations if reference.class_mix]
     if not pooled:
