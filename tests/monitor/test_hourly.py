@@ -193,3 +193,17 @@ def test_silence_in_the_hour_the_day_before_was_silent_too_is_no_alarm(db_url, e
     run_range(engine, settings, DAY1, DAY2 + timedelta(hours=24))
     # Day 1's 21:00 has no history yet: the reference's volume pages; day 2's does not.
     assert started(engine, "no_data:S3", DAY1) == [(21, 22)]
+
+
+def test_site_wide_rules_fire_from_the_pooled_site_reference(db_url, engine, settings) -> None:
+    # Both belts' class mix moves at 02:00; at 04:00 the whole site goes silent.
+    write(db_url, settings, traffic(["S1", "S2"], DAY1, 24, PER_HOUR, seed=19))
+    set_baselines(engine, settings, ["S1", "S2"])
+    faults = {
+        **{(s, 2): Fault(critical_share=0.2) for s in ("S1", "S2")},
+        **{(s, 4): SILENT for s in ("S1", "S2")},
+    }
+    write(db_url, settings, traffic(["S1", "S2"], DAY2, 7, PER_HOUR, seed=20, faults=faults))
+    run_range(engine, settings, DAY2, DAY2 + timedelta(hours=7))
+    assert started(engine, "class_drift:*") == [(2, 3)]
+    assert started(engine, "no_data:*") == [(4, 5)]
