@@ -1,5 +1,6 @@
 """Drift statistics for the hourly rules: effect sizes, a one-sided CUSUM, a haze-veil fit,
-and a thin wrapper around Evidently's column drift tests (which also draws the HTML report).
+and a thin wrapper around Evidently's column drift tests: one run yields both the verdicts
+and the HTML report.
 
 Why effect sizes first: with thousands of images an hour a two-sample test flags harmless
 shifts in almost every hour (NOTES.md, "Drift and alarm statistics"), so the rules decide
@@ -157,6 +158,41 @@ def veil_fit(ref_dark: float, ref_bright: float, cur_dark: float, cur_bright: fl
 # -- Evidently --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DriftRun:
+    """One Evidently run over some columns: each column's verdict, and the snapshot that
+    draws the report. A firing rule keeps both, so Evidently runs once per decision."""
+
+    tests: dict[str, DriftTest]
+    snapshot: Any  # evidently Snapshot; None only where a test builds a run by hand
+
+    def html(self) -> str:
+        """The standalone HTML of the report (for an alert's link). Rendered in memory
+        (`Snapshot.get_html_str`, what `save_html` writes); about 3.7 MB, most of it
+        Evidently's bundled JavaScript."""
+        return str(self.snapshot.get_html_str(as_iframe=False))
+
+
+def run_drift(
+    reference_sample: Sample,
+    current_sample: Sample,
+    columns: Sequence[str],
+    *,
+    method: str = DEFAULT_METHOD,
+    threshold: float = DEFAULT_THRESHOLD,
+    categorical: bool = False,
+) -> DriftRun:
+    """Evidently's ValueDrift test per column (current vs reference), run once.
+
+    A test's score is the metric's value (a p-value for "ks"/"chisquare", a distance for
+    "wasserstein"/"jensenshannon"); `drifted` is the test's status (FAIL = drifted).
+    """
+    snapshot = _run_report(
+        reference_sample, current_sample, columns, method, threshold, categorical
+    )
+    return DriftRun(_parse_snapshot(snapshot.dict(), method, threshold), snapshot)
+
+
 def column_drift(
     reference_sample: Sample,
     current_sample: Sample,
@@ -166,35 +202,18 @@ def column_drift(
     threshold: float = DEFAULT_THRESHOLD,
     categorical: bool = False,
 ) -> dict[str, DriftTest]:
-    """Evidently's ValueDrift test per column (current vs reference); column -> DriftTest.
-
-    The score is the metric's value (a p-value for "ks"/"chisquare", a distance for
-    "wasserstein"/"jensenshannon"); `drifted` is the test's status (FAIL = drifted).
-    """
+    """Only the verdicts of `run_drift` (column -> DriftTest); {} for no columns."""
     if not columns:
         return {}
-    snapshot = _run_report(
-        reference_sample, current_sample, columns, method, threshold, categorical
+    run = run_drift(
+        reference_sample,
+        current_sample,
+        columns,
+        method=method,
+        threshold=threshold,
+        categorical=categorical,
     )
-    return _parse_snapshot(snapshot.dict(), method, threshold)
-
-
-def drift_report_html(
-    reference_sample: Sample,
-    current_sample: Sample,
-    columns: Sequence[str],
-    *,
-    method: str = DEFAULT_METHOD,
-    threshold: float = DEFAULT_THRESHOLD,
-    categorical: bool = False,
-) -> str:
-    """The standalone HTML of Evidently's report for these columns (for an alert's link).
-    Rendered in memory (`Snapshot.get_html_str`, what `save_html` writes); about 3.7 MB,
-    most of it Evidently's bundled JavaScript."""
-    snapshot = _run_report(
-        reference_sample, current_sample, columns, method, threshold, categorical
-    )
-    return str(snapshot.get_html_str(as_iframe=False))
+    return run.tests
 
 
 def _frame(sample: Sample, columns: Sequence[str], categorical: bool) -> pd.DataFrame:

@@ -7,14 +7,17 @@
 One replica works at a time: `run_due` holds a session-level advisory lock on a
 connection of its own for the whole run, and replicas that find it held skip. An hour is
 processed in one transaction, so a crash leaves it not done, and the next run redoes it;
-a failed hour is recorded with its error and retried on the next run.
+a failed hour is recorded with its error and retried on the next run. A stop (the first
+SIGTERM) is honoured between hours: the hour in hand finishes, the rest wait for the next
+run.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, text
 
 from monitor.alerts import Change, apply_results
+from monitor.core.queries import rollups, runs
 from monitor.core.settings import Settings
-from monitor.reference import ensure_provisional, load_references
-from monitor.rollup import ALL, rollup_hour
+from monitor.reference import ensure_provisional, load_references, site_reference
 from monitor.rules import diagnose, evaluate_all
-from monitor.rules.base import RuleResult
+from monitor.rules.base import Reference, RuleResult
 from monitor.windows import hour_windows
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,9 @@ LOCK_KEY = 1650814070  # pg advisory lock of the hourly job (any constant, same 
 
 @dataclass(frozen=True)
 class HourOutcome:
+    """What processing one hour gave: the rules' results and the alerts' changes, or the
+    error that failed it."""
+
     hour: datetime
     ok: bool
     results: list[RuleResult] = field(default_factory=list)
@@ -49,11 +55,15 @@ class HourOutcome:
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """The hours one run processed; `stopped` when a stop left due hours for later."""
+
     skipped: bool  # another replica holds the lock
     hours: list[HourOutcome] = field(default_factory=list)
+    stopped: bool = False
 
 
 def floor_hour(moment: datetime) -> datetime:
+    """The start of the UTC hour that holds `moment`."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
@@ -61,36 +71,16 @@ def process_hour(engine: Engine, hour: datetime, settings: Settings) -> HourOutc
     """Process one closed hour (however often: the result is the same)."""
     hour = floor_hour(hour)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO monitor_runs (hour, status, started_at, attempts) "
-                "VALUES (:hour, 'running', now(), 1) ON CONFLICT (hour) DO UPDATE SET "
-                "status = 'running', started_at = now(), finished_at = NULL, error = NULL, "
-                "attempts = monitor_runs.attempts + 1"
-            ),
-            {"hour": hour},
-        )
+        runs.mark_running(conn, hour)
     try:
         with engine.begin() as conn:
             results, changes = _evaluate(conn, hour, settings)
-            conn.execute(
-                text(
-                    "UPDATE monitor_runs SET status = 'done', finished_at = now() "
-                    "WHERE hour = :hour"
-                ),
-                {"hour": hour},
-            )
+            runs.mark_done(conn, hour)
     except Exception as error:
         message = f"{type(error).__name__}: {error}".splitlines()[0][:2000]
         log.exception("hour %s failed", hour.isoformat())
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "UPDATE monitor_runs SET status = 'failed', finished_at = now(), "
-                    "error = :error WHERE hour = :hour"
-                ),
-                {"hour": hour, "error": message},
-            )
+            runs.mark_failed(conn, hour, message)
         return HourOutcome(hour, ok=False, error=message)
     return HourOutcome(hour, ok=True, results=results, changes=changes)
 
@@ -98,38 +88,43 @@ def process_hour(engine: Engine, hour: datetime, settings: Settings) -> HourOutc
 def _evaluate(
     conn: Connection, hour: datetime, settings: Settings
 ) -> tuple[list[RuleResult], list[Change]]:
-    rollup_hour(conn, hour)
+    rollups.write_hour(conn, hour)
     references = load_references(conn)
-    new_stations = conn.execute(
-        text(
-            "SELECT station_id FROM hourly_rollups WHERE hour = :hour AND model_version = :all "
-            "AND station_id <> :all"
-        ),
-        {"hour": hour, "all": ALL},
-    ).scalars()
-    for station in new_stations:
-        if station not in references:
-            reference = ensure_provisional(
-                conn,
-                station,
-                hours=settings.provisional_reference_hours,
-                sample_size=settings.reference_sample_size,
-            )
-            if reference is not None:
-                log.info(
-                    "station %s: provisional reference from its first %d hours",
-                    station,
-                    settings.provisional_reference_hours,
-                )
-                references[station] = reference
+    _add_provisional(conn, hour, references, settings)
     windows = hour_windows(conn, hour, references, sample_size=settings.drift_sample_size)
+    # The site's reference is pooled each hour from the stations' (never stored: a
+    # station a client names '*' must not be mistaken for it).
+    site = site_reference(references.values())
     results: list[RuleResult] = []
     for window in windows:
-        reference = references.get(window.station_id) if window.station_id else None
-        results += evaluate_all(window, reference, settings, site=window.station_id is None)
+        if window.station_id is None:
+            results += evaluate_all(window, site, settings, site=True)
+        else:
+            results += evaluate_all(window, references.get(window.station_id), settings)
     results = diagnose(results)
     results = [_with_report(result, hour, settings) for result in results]
     return results, apply_results(conn, hour, results, settings)
+
+
+def _add_provisional(
+    conn: Connection, hour: datetime, references: dict[str, Reference], settings: Settings
+) -> None:
+    """Give each station of the hour without a profile a provisional one, once it can."""
+    stations = set(rollups.hour_rows(conn, hour)) - {rollups.ALL}
+    for station in sorted(stations - set(references)):
+        reference = ensure_provisional(
+            conn,
+            station,
+            hours=settings.provisional_reference_hours,
+            sample_size=settings.reference_sample_size,
+        )
+        if reference is not None:
+            log.info(
+                "station %s: provisional reference from its first %d hours",
+                station,
+                settings.provisional_reference_hours,
+            )
+            references[station] = reference
 
 
 def _with_report(result: RuleResult, hour: datetime, settings: Settings) -> RuleResult:
@@ -157,22 +152,15 @@ def due_hours(engine: Engine, now: datetime, settings: Settings) -> list[datetim
     last_closed = floor_hour(now) - timedelta(hours=1)
     first = last_closed - timedelta(hours=settings.monitor_catchup_hours - 1)
     with engine.connect() as conn:
-        done = set(
-            conn.execute(
-                text(
-                    "SELECT hour FROM monitor_runs WHERE status = 'done' "
-                    "AND hour >= :first AND hour <= :last"
-                ),
-                {"first": first, "last": last_closed},
-            ).scalars()
-        )
-    hours = []
-    hour = first
-    while hour <= last_closed:
-        if hour not in done:
-            hours.append(hour)
+        done = runs.done_hours(conn, first, last_closed)
+    return [hour for hour in _hours(first, last_closed + timedelta(hours=1)) if hour not in done]
+
+
+def _hours(since: datetime, until: datetime) -> Iterator[datetime]:
+    hour = floor_hour(since)
+    while hour < until:
+        yield hour
         hour += timedelta(hours=1)
-    return hours
 
 
 @contextmanager
@@ -194,31 +182,51 @@ def hourly_lock(engine: Engine) -> Iterator[bool]:
                 lock_conn.commit()
 
 
-def run_due(engine: Engine, settings: Settings, now: datetime | None = None) -> RunOutcome:
-    """Process every due hour, if this replica gets the lock; otherwise skip."""
+def _process_all(
+    engine: Engine, hours: Iterable[datetime], settings: Settings, stop: threading.Event | None
+) -> RunOutcome:
+    """Process the hours in order; a set `stop` ends the run between two hours."""
+    outcomes = []
+    for hour in hours:
+        if stop is not None and stop.is_set():
+            log.info("stopping: %s and later hours wait for the next run", hour.isoformat())
+            return RunOutcome(False, outcomes, stopped=True)
+        outcomes.append(process_hour(engine, hour, settings))
+    return RunOutcome(False, outcomes)
+
+
+def run_due(
+    engine: Engine,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Process every due hour, if this replica gets the lock; otherwise skip. A set `stop`
+    ends the run after the hour in hand."""
     with hourly_lock(engine) as got:
         if not got:
             log.info("another monitor holds the lock; skipping this run")
             return RunOutcome(skipped=True)
         hours = due_hours(engine, now or datetime.now(UTC), settings)
-        return RunOutcome(False, [process_hour(engine, hour, settings) for hour in hours])
+        return _process_all(engine, hours, settings, stop)
 
 
 def run_range(
-    engine: Engine, settings: Settings, since: datetime, until: datetime, *, redo: bool = False
+    engine: Engine,
+    settings: Settings,
+    since: datetime,
+    until: datetime,
+    *,
+    redo: bool = False,
+    stop: threading.Event | None = None,
 ) -> RunOutcome:
-    """Process the hours in [since, until) (backfill); done hours only with `redo`."""
+    """Process the hours in [since, until) (backfill); done hours only with `redo`. A set
+    `stop` ends the run after the hour in hand."""
     with hourly_lock(engine) as got:
         if not got:
             return RunOutcome(skipped=True)
         with engine.connect() as conn:
-            done = set(
-                conn.execute(text("SELECT hour FROM monitor_runs WHERE status = 'done'")).scalars()
-            )
-        outcomes = []
-        hour = floor_hour(since)
-        while hour < until:
-            if redo or hour not in done:
-                outcomes.append(process_hour(engine, hour, settings))
-            hour += timedelta(hours=1)
-        return RunOutcome(False, outcomes)
+            done = set() if redo else runs.done_hours(conn)
+        hours = [hour for hour in _hours(since, until) if hour not in done]
+        return _process_all(engine, hours, settings, stop)

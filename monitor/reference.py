@@ -4,25 +4,25 @@ A profile holds, for a known-good window: a bounded random sample of every image
 (for the drift tests), their quantiles, the spread of the *hourly medians* (how much one
 normal hour differs from another: the yardstick for effect sizes and the CUSUM), the
 class mix and the critical rate. `beltwatch baseline set` stores one; a station without
-one gets a provisional profile from its first hours, marked as such in every alert.
+one gets a provisional profile from its first hours, marked as such in every alert. The
+site's profile is never stored: `site_reference` pools the stations' each hour.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection
 
-from monitor.core.db.models import ReferenceProfile
 from monitor.core.exceptions import BeltwatchError
+from monitor.core.queries import predictions, references, rollups
 from monitor.core.vocabulary import CLASSES
 from monitor.rules.base import SAMPLE_COLUMNS, Reference
 
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
-_WHERE = "station_id = :station AND captured_at >= :since AND captured_at < :until"
 
 
 class NoData(BeltwatchError):
@@ -39,53 +39,17 @@ def build_reference(
     provisional: bool = False,
 ) -> Reference:
     """Compute the station's profile over [since, until) and store it (replacing any)."""
-    params = {"station": station_id, "since": since, "until": until}
-    counts = dict(
-        conn.execute(
-            text(f"SELECT predicted_class, count(*) FROM predictions WHERE {_WHERE} GROUP BY 1"),
-            params,
-        ).all()
-    )
+    counts = predictions.class_counts(conn, station_id, since, until)
     n = sum(counts.values())
     if n == 0:
         raise NoData(f"no predictions of station {station_id} in [{since}, {until})")
-
-    quantile_sql = ", ".join(
-        f"percentile_cont({q}) WITHIN GROUP (ORDER BY {col})"
-        for col in SAMPLE_COLUMNS
-        for q in _QUANTILES.values()
-    )
-    row = conn.execute(text(f"SELECT {quantile_sql} FROM predictions WHERE {_WHERE}"), params).one()
-    values = iter(row)
-    quantiles = {col: {name: float(next(values)) for name in _QUANTILES} for col in SAMPLE_COLUMNS}
-
-    medians_sql = ", ".join(
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {col})" for col in SAMPLE_COLUMNS
-    )
-    hourly = np.array(
-        conn.execute(
-            text(
-                f"SELECT count(*), {medians_sql} FROM predictions WHERE {_WHERE} "
-                "GROUP BY date_trunc('hour', captured_at)"
-            ),
-            params,
-        ).all(),
-        dtype=np.float64,
-    )
+    quantiles = predictions.quantiles(conn, station_id, since, until, SAMPLE_COLUMNS, _QUANTILES)
+    hourly = predictions.hourly_medians(conn, station_id, since, until, SAMPLE_COLUMNS)
     spread = {col: _spread(hourly[:, i]) for i, col in enumerate(("n", *SAMPLE_COLUMNS))}
-
-    # Bernoulli pre-filter instead of sorting every row by random(): cheap on a week.
-    fraction = min(1.0, 1.5 * sample_size / n)
-    rows = conn.execute(
-        text(
-            f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM predictions WHERE {_WHERE} "
-            "AND random() < :fraction LIMIT :limit"
-        ),
-        {**params, "fraction": fraction, "limit": sample_size},
-    ).all()
-    sample = np.array(rows, dtype=np.float64).reshape(-1, len(SAMPLE_COLUMNS))
+    sample = predictions.sample(
+        conn, station_id, since, until, SAMPLE_COLUMNS, size=sample_size, total=n
+    )
     class_mix = {cls: counts.get(cls, 0) / n for cls in CLASSES}
-
     stored: dict[str, Any] = {
         "station_id": station_id,
         "window_start": since,
@@ -98,14 +62,7 @@ def build_reference(
         "class_mix": class_mix,
         "baseline_critical_rate": class_mix["critical"],
     }
-    statement = insert(ReferenceProfile).values(**stored)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["station_id"],
-            set_={key: statement.excluded[key] for key in stored if key != "station_id"}
-            | {"created_at": text("now()")},
-        )
-    )
+    references.save_profile(conn, stored)
     return _as_reference(stored)
 
 
@@ -133,20 +90,14 @@ def _as_reference(row: dict[str, Any]) -> Reference:
 
 
 def load_reference(conn: Connection, station_id: str) -> Reference | None:
-    row = (
-        conn.execute(
-            text("SELECT * FROM reference_profiles WHERE station_id = :station"),
-            {"station": station_id},
-        )
-        .mappings()
-        .one_or_none()
-    )
-    return _as_reference(dict(row)) if row is not None else None
+    """The station's stored profile, or None."""
+    row = references.profile(conn, station_id)
+    return _as_reference(row) if row is not None else None
 
 
 def load_references(conn: Connection) -> dict[str, Reference]:
-    rows = conn.execute(text("SELECT * FROM reference_profiles")).mappings().all()
-    return {row["station_id"]: _as_reference(dict(row)) for row in rows}
+    """Every stored profile, by station id."""
+    return {row["station_id"]: _as_reference(row) for row in references.all_profiles(conn)}
 
 
 def ensure_provisional(
@@ -154,17 +105,7 @@ def ensure_provisional(
 ) -> Reference | None:
     """A provisional profile from the station's first `hours` hours of data, once it has
     that many; None while it has fewer. Never replaces an existing profile."""
-    first = (
-        conn.execute(
-            text(
-                "SELECT hour FROM hourly_rollups WHERE station_id = :station "
-                "AND model_version = '*' ORDER BY hour LIMIT :hours"
-            ),
-            {"station": station_id, "hours": hours},
-        )
-        .scalars()
-        .all()
-    )
+    first = rollups.first_hours(conn, station_id, hours)
     if len(first) < hours:
         return None
     return build_reference(
@@ -174,4 +115,42 @@ def ensure_provisional(
         first[-1] + timedelta(hours=1),
         sample_size=sample_size,
         provisional=True,
+    )
+
+
+def site_reference(stations: Iterable[Reference]) -> Reference | None:
+    """The whole site's profile, pooled in memory from the stations' (None without any).
+
+    Hourly volume: the sum of the stations' (the site sends what they all send). Class mix
+    and critical rate: the stations' mixes weighted by their hourly volume, because that is
+    how their frames mix in the site's hour; a station whose volume is unknown weighs as
+    the mean of the others (1 when none is known); a station without a profile is not in
+    it until it gets one (provisional after its first hours). Provisional when any
+    station's is. It carries no sample, quantiles or spread: the site-wide rules
+    (rules.SITE_RULES) read volume and mix only, as image drift is judged per camera.
+    """
+    pooled = [reference for reference in stations if reference.class_mix]
+    if not pooled:
+        return None
+    volumes = [r.hourly_volume for r in pooled if r.hourly_volume is not None]
+    default = float(np.mean(volumes)) if volumes else 1.0
+    weights = [r.hourly_volume if r.hourly_volume is not None else default for r in pooled]
+    total = sum(weights)
+    if total <= 0:  # every known volume is 0: mix the stations evenly
+        weights, total = [1.0] * len(pooled), float(len(pooled))
+    mix = {
+        cls: sum(w * float(r.class_mix.get(cls, 0.0)) for w, r in zip(weights, pooled, strict=True))
+        / total
+        for cls in CLASSES
+    }
+    return Reference(
+        station_id=None,
+        provisional=any(r.provisional for r in pooled),
+        n=sum(r.n for r in pooled),
+        sample={},
+        quantiles={},
+        hourly_spread={},
+        class_mix=mix,
+        baseline_critical_rate=mix["critical"],
+        hourly_volume=sum(volumes) if volumes else None,
     )

@@ -5,6 +5,10 @@ between schedulers); replicas coordinate through the database lock in hourly.run
 through APScheduler. Missed runs coalesce into one (each run catches up every due hour
 anyway), and `misfire_grace_time` is set deliberately: the default (1 s) would silently
 drop a run delayed by a busy host.
+
+Stopping: the first SIGTERM (or SIGINT) sets a stop event that the hourly run checks
+between hours, so the hour in hand finishes and the process exits; the second exits at
+once. An unfinished hour is never left half-written: it is one transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -32,10 +38,14 @@ log = logging.getLogger(__name__)
 
 
 def make_scheduler(
-    engine: Engine, settings: Settings, dispatcher: Dispatcher | None = None
+    engine: Engine,
+    settings: Settings,
+    dispatcher: Dispatcher | None = None,
+    stop: threading.Event | None = None,
 ) -> BackgroundScheduler:
     """A scheduler with the hourly job (it runs once at start too, to catch up) and, with
-    a dispatcher, the outbox drain every `dispatch_interval_s` and after each hourly run."""
+    a dispatcher, the outbox drain every `dispatch_interval_s` and after each hourly run.
+    A set `stop` ends an hourly run after the hour in hand."""
     scheduler = BackgroundScheduler(
         timezone=UTC,
         jobstores={"default": MemoryJobStore()},
@@ -50,7 +60,7 @@ def make_scheduler(
     scheduler.add_job(
         _hourly,
         CronTrigger(minute=settings.monitor_minute, timezone=UTC),
-        args=[engine, settings, dispatcher],
+        args=[engine, settings, dispatcher, stop],
         id="hourly",
         name="hourly monitor",
         next_run_time=datetime.now(UTC),
@@ -66,13 +76,20 @@ def make_scheduler(
     return scheduler
 
 
-def _hourly(engine: Engine, settings: Settings, dispatcher: Dispatcher | None) -> RunOutcome:
-    outcome = run_due(engine, settings)
+def _hourly(
+    engine: Engine,
+    settings: Settings,
+    dispatcher: Dispatcher | None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    outcome = run_due(engine, settings, stop=stop)
     if not outcome.skipped:
         failed = [h for h in outcome.hours if not h.ok]
         log.info("monitor: %d hour(s) processed, %d failed", len(outcome.hours), len(failed))
-    if dispatcher is not None:
-        _dispatch(dispatcher)  # the new alerts go out now, not a minute later
+    # The new alerts go out now, not a minute later; when stopping, the outbox keeps them
+    # for the next start rather than holding the exit on a slow receiver.
+    if dispatcher is not None and not (stop is not None and stop.is_set()):
+        _dispatch(dispatcher)
     return outcome
 
 
@@ -83,22 +100,35 @@ def _dispatch(dispatcher: Dispatcher) -> None:
         log.exception("dispatcher pass failed")
 
 
-def run_forever(engine: Engine, settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT: the first finishes the hour in hand, the second exits."""
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event that the first SIGTERM or SIGINT sets (finish the hour in hand, then
+    exit); the second exits at once with 128 + the signal's number. The handlers are
+    restored on leaving. Main thread only (Python delivers signals there)."""
     stop = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
-            os._exit(128 + signum)  # the job's thread would otherwise hold the exit
-        log.info("%s: finishing the hour in hand", signal.Signals(signum).name)
+            os._exit(128 + signum)  # a job's thread would otherwise hold the exit
+        log.warning("%s: finishing the hour in hand", signal.Signals(signum).name)
         stop.set()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    dispatcher = Dispatcher(engine, build_notifiers(settings), settings)
-    scheduler = make_scheduler(engine, settings, dispatcher)
-    scheduler.start()
-    log.info("monitor running: every hour at minute %d (UTC)", settings.monitor_minute)
-    stop.wait()
-    scheduler.shutdown(wait=True)
-    dispatcher.close()
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_forever(engine: Engine, settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT: the first finishes the hour in hand, the second exits."""
+    with stop_on_signals() as stop:
+        dispatcher = Dispatcher(engine, build_notifiers(settings), settings)
+        scheduler = make_scheduler(engine, settings, dispatcher, stop)
+        scheduler.start()
+        log.info("monitor running: every hour at minute %d (UTC)", settings.monitor_minute)
+        stop.wait()
+        # Waits for the running jobs: an hourly run sees `stop` and ends after its hour.
+        scheduler.shutdown(wait=True)
+        dispatcher.close()

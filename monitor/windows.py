@@ -1,60 +1,89 @@
-"""What the rules look at for one closed hour, fetched from the rollups and, for the drift
-tests, a bounded random sample of the hour's predictions."""
+"""What the rules look at for one closed hour: the rollups, the station's recent hours, the
+volume to expect, and, for the drift tests, a bounded random sample of its predictions.
+
+The volume to expect (Window.expected_n, what no_data judges silence against) comes from
+history, so a station's own rhythm counts: the (lower) median of its volume at this hour
+of day on each of the last EXPECTED_DAYS days, and no more than a week ago at this hour. An hour
+without a row counts as 0 there, from the station's first hour in that span on; so a belt
+that is quiet every night (or every Sunday) expects 0 then and its silence is no alarm,
+while a belt silent at an hour it was busy at yesterday and a week ago is. A station with
+less than a day of history gets None (no_data falls back to its reference's volume).
+Known limit: a sustained outage is learnt as normal once it covers most of those days.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping
 
+from monitor.core.queries import predictions, rollups
+from monitor.core.queries.rollups import ALL
 from monitor.core.vocabulary import CLASSES
-from monitor.rollup import ALL
 from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Reference, Window
 
 HISTORY_HOURS = 48  # earlier hours handed to the rules (CUSUM on hourly medians)
-_MEDIANS = {
-    "brightness": "brightness_p50",
-    "blur": "blur_p50",
-    "sharpness": "sharpness_p50",
-    "sharpness_tile_min": "sharpness_tile_min_p50",
-    "contrast": "contrast_p50",
-    "luma_p01": "luma_p01_p50",
-}
+EXPECTED_DAYS = 7  # a week: the same weekday is in, and a one-day outage is outvoted
 
 
 def hour_windows(
     conn: Connection,
     hour: datetime,
-    references: dict[str, Reference],
+    references: Mapping[str, Reference],
     *,
     sample_size: int,
 ) -> list[Window]:
-    """A window per station that sent frames this hour or has a reference (no_data needs
-    the silent ones), plus the site-wide window (station_id None). Rollups must be done."""
-    rows = (
-        conn.execute(
-            text("SELECT * FROM hourly_rollups WHERE hour = :hour AND model_version = :all"),
-            {"hour": hour, "all": ALL},
-        )
-        .mappings()
-        .all()
-    )
-    by_station = {row["station_id"]: row for row in rows}
-    stations = sorted((set(by_station) - {ALL}) | set(references))
-    history = _history(conn, hour, stations)
+    """A window per station that sent frames this hour, has a reference or sent frames in
+    the last EXPECTED_DAYS + 1 days (no_data needs the silent ones), plus the site-wide
+    window (station_id None). The hour's rollups must be written."""
+    rows = rollups.hour_rows(conn, hour)
+    # A day more than the expectation reads, so that a week ago can count as a known 0.
+    volumes = rollups.hourly_volumes(conn, hour - timedelta(days=EXPECTED_DAYS + 1), hour)
+    stations = sorted((set(rows) | set(references) | set(volumes)) - {ALL})
+    history = rollups.station_history(conn, hour, stations, HISTORY_HOURS)
     windows = []
     for station in stations:
-        row = by_station.get(station)
+        row = rows.get(station)
         n = int(row["n_total"]) if row else 0
         sample = _sample(conn, hour, station, n, sample_size) if n else {}
-        windows.append(_window(hour, station, row, sample, history.get(station, ())))
-    site = by_station.get(ALL)
-    windows.append(_window(hour, None, site, {}, ()))
+        summaries = [_summary(entry) for entry in history.get(station, ())]
+        expected = expected_volume(volumes.get(station, {}), hour)
+        windows.append(_window(hour, station, row, sample, summaries, expected))
+    site_expected = expected_volume(volumes.get(ALL, {}), hour)
+    windows.append(_window(hour, None, rows.get(ALL), {}, [], site_expected))
     return windows
 
 
-def _window(hour, station, row, sample, history) -> Window:
+def expected_volume(volumes: Mapping[datetime, int], hour: datetime) -> float | None:
+    """Predictions to expect in `hour` from the hourly volumes of the days before (the
+    module's docstring says how); None without a day of history."""
+    if not volumes:
+        return None
+    first = min(volumes)
+    same_hours = [hour - timedelta(days=day) for day in range(1, EXPECTED_DAYS + 1)]
+    known = [volumes.get(past, 0) for past in same_hours if past >= first]
+    if not known:
+        return None
+    # The lower median: the belt must have been busy at this hour on more than half the
+    # days it was known (one busy day of two is no habit to page on).
+    expected = float(sorted(known)[(len(known) - 1) // 2])
+    week_ago = same_hours[-1]
+    if week_ago >= first:  # a belt that rests on this weekday rested a week ago too
+        expected = min(expected, float(volumes.get(week_ago, 0)))
+    return expected
+
+
+def _window(
+    hour: datetime,
+    station: str | None,
+    row: RowMapping | None,
+    sample: dict[str, np.ndarray],
+    history: list[HourSummary],
+    expected_n: float | None,
+) -> Window:
     counts = {cls: int(row[f"n_{cls}"]) if row else 0 for cls in CLASSES}
     return Window(
         hour=hour,
@@ -64,50 +93,18 @@ def _window(hour, station, row, sample, history) -> Window:
         latency_p95_ms=row["latency_p95"] if row else None,
         sample=sample,
         history=tuple(history),
+        expected_n=expected_n,
     )
 
 
-def _history(conn: Connection, hour: datetime, stations: list[str]) -> dict[str, list[HourSummary]]:
-    rows = conn.execute(
-        text(
-            f"SELECT station_id, hour, n_total, {', '.join(_MEDIANS.values())} "
-            "FROM hourly_rollups WHERE model_version = :all AND hour >= :since AND hour < :hour "
-            "AND station_id = ANY(:stations) ORDER BY hour"
-        ),
-        {
-            "all": ALL,
-            "since": hour - timedelta(hours=HISTORY_HOURS),
-            "hour": hour,
-            "stations": stations,
-        },
-    ).mappings()
-    history: dict[str, list[HourSummary]] = {}
-    for row in rows:
-        medians = {stat: row[col] for stat, col in _MEDIANS.items() if row[col] is not None}
-        history.setdefault(row["station_id"], []).append(
-            HourSummary(hour=row["hour"], n=int(row["n_total"]), medians=medians)
-        )
-    return history
+def _summary(entry: Mapping[str, Any]) -> HourSummary:
+    medians = {stat: entry[stat] for stat in rollups.MEDIAN_COLUMNS if stat in entry}
+    return HourSummary(hour=entry["hour"], n=entry["n_total"], medians=medians)
 
 
 def _sample(
     conn: Connection, hour: datetime, station: str, n: int, size: int
 ) -> dict[str, np.ndarray]:
-    # A Bernoulli pre-filter (no sort of the whole hour by random()), then a cap.
-    fraction = min(1.0, 1.5 * size / n)
-    rows = conn.execute(
-        text(
-            f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM predictions "
-            "WHERE station_id = :station AND captured_at >= :hour AND captured_at < :end "
-            "AND random() < :fraction LIMIT :size"
-        ),
-        {
-            "station": station,
-            "hour": hour,
-            "end": hour + timedelta(hours=1),
-            "fraction": fraction,
-            "size": size,
-        },
-    ).all()
-    values = np.array(rows, dtype=np.float64).reshape(-1, len(SAMPLE_COLUMNS))
+    end = hour + timedelta(hours=1)
+    values = predictions.sample(conn, station, hour, end, SAMPLE_COLUMNS, size=size, total=n)
     return {col: values[:, i] for i, col in enumerate(SAMPLE_COLUMNS)}

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from monitor.cli.common import engine_for, parse_time, settings_from
-from monitor.core.exceptions import ConfigError
 from monitor.core.settings import Settings
+
+if TYPE_CHECKING:
+    from monitor.hourly import RunOutcome
 
 monitor_app = typer.Typer(help="The hourly monitor: rollups, rules, alerts.", no_args_is_help=True)
 
 
-def _print_hours(outcome) -> None:
+def _print_hours(outcome: RunOutcome) -> None:
     if outcome.skipped:
         typer.echo("another monitor holds the lock; nothing done")
         return
@@ -28,20 +30,18 @@ def _print_hours(outcome) -> None:
         for change in hour.changes:
             if change.event:
                 typer.echo(f"    -> {change.event}: {change.fingerprint}")
-    if not outcome.hours:
+    if outcome.stopped:
+        typer.echo("stopped: the hours after these are not done; they are due next run")
+    elif not outcome.hours:
         typer.echo("no hour due")
 
 
 def _check_receivers(settings: Settings) -> None:
     """Fail at start on a bad receiver or route, before any hour queues notifications no
-    receiver can send (exit 2, every problem named, as for a bad setting)."""
+    receiver can send (a ConfigError: exit 2 at the CLI's boundary, every problem named)."""
     from monitor.receivers import build_notifiers
 
-    try:
-        build_notifiers(settings)
-    except ConfigError as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+    build_notifiers(settings)
 
 
 @monitor_app.command("run")
@@ -51,12 +51,8 @@ def monitor_run(ctx: typer.Context) -> None:
 
     settings = settings_from(ctx)
     _check_receivers(settings)
-    try:
-        with engine_for(settings) as engine:
-            run_forever(engine, settings)
-    except ConfigError as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+    with engine_for(settings) as engine:
+        run_forever(engine, settings)
 
 
 @monitor_app.command("once")
@@ -67,19 +63,22 @@ def monitor_once(
         typer.Option("--hour", help="The hour, e.g. 2026-11-24T13:00Z (default: every due hour)."),
     ] = None,
 ) -> None:
-    """Process one hour now (or every due hour)."""
+    """Process one hour now (or every due hour; SIGTERM stops after the hour in hand)."""
     from datetime import timedelta
 
     from monitor.hourly import run_due, run_range
+    from monitor.scheduler import stop_on_signals
 
     settings = settings_from(ctx)
     _check_receivers(settings)
-    with engine_for(settings) as engine:
+    with stop_on_signals() as stop, engine_for(settings) as engine:
         if hour is None:
-            outcome = run_due(engine, settings)
+            outcome = run_due(engine, settings, stop=stop)
         else:
             start = parse_time(hour, "--hour")
-            outcome = run_range(engine, settings, start, start + timedelta(hours=1), redo=True)
+            outcome = run_range(
+                engine, settings, start, start + timedelta(hours=1), redo=True, stop=stop
+            )
     _print_hours(outcome)
     if any(not h.ok for h in outcome.hours):
         raise typer.Exit(1)
@@ -92,15 +91,16 @@ def monitor_backfill(
     until: Annotated[str, typer.Option("--until", help="End (exclusive).")],
     redo: Annotated[bool, typer.Option("--redo", help="Also hours already done.")] = False,
 ) -> None:
-    """Process the hours in [--since, --until) that are not done yet."""
+    """Process the hours in [--since, --until) that are not done yet (SIGTERM stops after
+    the hour in hand)."""
     from monitor.hourly import run_range
+    from monitor.scheduler import stop_on_signals
 
     settings = settings_from(ctx)
     _check_receivers(settings)
-    with engine_for(settings) as engine:
-        outcome = run_range(
-            engine, settings, parse_time(since, "--since"), parse_time(until, "--until"), redo=redo
-        )
+    first, end = parse_time(since, "--since"), parse_time(until, "--until")
+    with stop_on_signals() as stop, engine_for(settings) as engine:
+        outcome = run_range(engine, settings, first, end, redo=redo, stop=stop)
     _print_hours(outcome)
     if any(not h.ok for h in outcome.hours):
         raise typer.Exit(1)

@@ -8,8 +8,9 @@ results together, so a critical spike on a station with a camera fault says so.
 Site-wide windows (station_id None) go through SITE_RULES only: the critical share, the
 class mix, silence of the whole site and latency keep their meaning when stations are
 pooled; lens and lighting drift are properties of one camera (one dirty lens of twenty is
-diluted twenty-fold in the pooled distribution), so they are judged per station. Called
-directly with a site reference, the drift rules do work on a site-wide window.
+diluted twenty-fold in the pooled distribution), so they are judged per station. The
+site's reference is pooled from the stations' each hour (reference.site_reference). Called
+directly with a reference that carries samples, the drift rules do work on a site window.
 """
 
 from __future__ import annotations

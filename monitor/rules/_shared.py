@@ -204,9 +204,11 @@ def _history_medians(column: str, window: Window, settings: Settings) -> list[fl
     return medians[-(MAX_CUSUM_HOURS - 1) :]
 
 
-def confirm(reference: Reference, window: Window, columns: list[str]) -> dict[str, drift.DriftTest]:
+def confirm(reference: Reference, window: Window, columns: list[str]) -> drift.DriftRun | None:
     """The statistical half of a drift decision: K-S (Evidently) on the samples, called only
-    for columns whose effect size already passed (a normal hour makes no Evidently call)."""
+    for columns whose effect size already passed (a normal hour makes no Evidently call).
+    The run keeps its snapshot: a firing rule's report comes from it, not from a rerun.
+    None when no column is present on both sides."""
     usable = [
         column
         for column in columns
@@ -214,15 +216,8 @@ def confirm(reference: Reference, window: Window, columns: list[str]) -> dict[st
         and values(window.sample, column) is not None
     ]
     if not usable:
-        return {}
-    return drift.column_drift(_only(reference.sample, usable), _only(window.sample, usable), usable)
-
-
-def report(reference: Reference, window: Window, columns: list[str]) -> str:
-    """Evidently's HTML report for the columns that drifted."""
-    return drift.drift_report_html(
-        _only(reference.sample, columns), _only(window.sample, columns), columns
-    )
+        return None
+    return drift.run_drift(_only(reference.sample, usable), _only(window.sample, usable), usable)
 
 
 def _only(sample: Mapping[str, Any], columns: list[str]) -> dict[str, np.ndarray]:

@@ -41,7 +41,8 @@ class Window:
     sample: Mapping[str, np.ndarray]
     # Earlier hours of the same station, oldest first (the rule decides how many it uses).
     history: tuple[HourSummary, ...] = ()
-    # Hours of the station's usual traffic in which it sent frames (for no_data).
+    # Predictions to expect this hour from the station's own history at this hour of day
+    # (monitor/windows.py); None when it has less than a day of it. For no_data.
     expected_n: float | None = None
 
 

@@ -62,13 +62,14 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         "js_distance": distance,
         "threshold": threshold,
     }
-    test = _confirm(window.counts, expected, settings) if large else None
+    run = _confirm(window.counts, expected, settings) if large else None
+    test = run.tests.get("predicted_class") if run is not None else None
     if test is not None:
         evidence["drift_test"] = test.as_evidence()
 
     who = sh.label(window.station_id)
     moves = _moves(current, expected)
-    if test is None or not test.drifted:
+    if run is None or test is None or not test.drifted:
         return RuleResult(
             rule=NAME,
             station_id=window.station_id,
@@ -89,7 +90,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
             f"{moves}{suffix}"
         ),
         evidence=evidence,
-        report_html=_report(window.counts, expected, settings, test),
+        report_html=run.html(),  # the confirming run's report, not a second run
     )
 
 
@@ -129,31 +130,13 @@ def _samples(
 
 def _confirm(
     counts: Mapping[str, int], expected: Mapping[str, float], settings: Settings
-) -> drift.DriftTest | None:
+) -> drift.DriftRun:
     reference, current, method, threshold = _samples(counts, expected, settings)
-    tests = drift.column_drift(
+    return drift.run_drift(
         reference,
         current,
         ["predicted_class"],
         method=method,
         threshold=threshold,
-        categorical=True,
-    )
-    return tests.get("predicted_class")
-
-
-def _report(
-    counts: Mapping[str, int],
-    expected: Mapping[str, float],
-    settings: Settings,
-    test: drift.DriftTest,
-) -> str:
-    reference, current, _, _ = _samples(counts, expected, settings)
-    return drift.drift_report_html(
-        reference,
-        current,
-        ["predicted_class"],
-        method=test.method,
-        threshold=test.threshold,
         categorical=True,
     )

@@ -66,7 +66,8 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
             NAME, window, "warning", "no sharpness or luma columns in the sample or reference"
         )
 
-    tests = sh.confirm(reference, window, candidates) if candidates else {}
+    run = sh.confirm(reference, window, candidates) if candidates else None
+    tests = run.tests if run is not None else {}
     fired = [column for column in candidates if column in tests and tests[column].drifted]
     for column, test in tests.items():
         signals["veil" if column == VEIL_COLUMN else column]["drift_test"] = test.as_evidence()
@@ -107,7 +108,8 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         severity=_severity(signals, fired, settings),
         summary=f"{who}: lens dirty or out of focus — {'; '.join(parts)}{suffix}",
         evidence=evidence,
-        report_html=sh.report(reference, window, fired),
+        # The confirming run's report: it shows every column that was tested.
+        report_html=run.html() if run is not None else None,
     )
 
 

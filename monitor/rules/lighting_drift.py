@@ -58,7 +58,8 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         )
 
     candidates = [column for column, signal in signals.items() if signal["passes"]]
-    tests = sh.confirm(reference, window, candidates) if candidates else {}
+    run = sh.confirm(reference, window, candidates) if candidates else None
+    tests = run.tests if run is not None else {}
     fired = [column for column in candidates if column in tests and tests[column].drifted]
     for column, test in tests.items():
         signals[column]["drift_test"] = test.as_evidence()
@@ -102,7 +103,8 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         severity="warning",
         summary=f"{who}: lighting changed — {'; '.join(parts)}{suffix}",
         evidence=evidence,
-        report_html=sh.report(reference, window, fired),
+        # The confirming run's report: it shows every column that was tested.
+        report_html=run.html() if run is not None else None,
     )
 
 

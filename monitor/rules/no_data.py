@@ -1,9 +1,11 @@
 """no_data: a station that normally sends frames sent none this hour.
 
 Fires (severity "critical": the line runs blind, or the worker or its log is down) when the
-hour has n == 0 and the expected volume, window.expected_n or else the reference's
-hourly_volume, is >= no_data_min_expected. A station that normally sends fewer is ok when
-silent (an empty hour there is ordinary); with no expected volume at all the rule skips.
+hour has n == 0 and the expected volume, window.expected_n (the station's own volume at
+this hour of day, monitor/windows.py: a belt silent every night expects 0 at night) or else
+the reference's hourly_volume, is >= no_data_min_expected. A station that normally sends
+fewer is ok when silent (an empty hour there is ordinary); with no expected volume at all
+the rule skips.
 A trickle (n > 0 but far below normal) is not this rule's matter.
 """
 

@@ -1,11 +1,19 @@
 """The scheduler: a UTC cron at the configured minute, deliberate misfire handling, a run
-at start that catches up, and the outbox drained on its own schedule."""
+at start that catches up, the outbox drained on its own schedule, and a graceful stop of
+the real `beltwatch monitor run` process."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from daygen import traffic
+from hourly_support import write
 from sqlalchemy import text
 
 from monitor.dispatch import Dispatcher
@@ -48,3 +56,55 @@ def test_the_first_run_catches_up_at_start(engine, settings) -> None:
         latest = conn.execute(text("SELECT max(hour) FROM monitor_runs")).scalar_one()
     now = datetime.now(UTC)
     assert latest == now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
+def _start_monitor(tmp_path, settings, args: list[str], catchup_hours: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "BELTWATCH_DATABASE_URL": settings.database_url.get_secret_value(),
+        "BELTWATCH_DATA_DIR": str(tmp_path / "data"),
+        "BELTWATCH_MONITOR_CATCHUP_HOURS": str(catchup_hours),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "monitor", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _states(engine) -> dict[datetime, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT hour, status FROM monitor_runs")).all())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["run", "backfill"])
+def test_sigterm_finishes_the_hour_in_hand_not_the_whole_catch_up(
+    tmp_path, db_url, engine, settings, command
+) -> None:
+    hours = 24
+    last_closed = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    first = last_closed - timedelta(hours=hours - 1)
+    write(db_url, settings, traffic(["S1", "S2"], first, hours, 200, seed=1))
+    args = ["run"]
+    if command == "backfill":
+        end = last_closed + timedelta(hours=1)
+        args = ["backfill", "--since", first.isoformat(), "--until", end.isoformat()]
+    monitor = _start_monitor(tmp_path, settings, args, hours)
+    deadline = time.monotonic() + 120
+    while "done" not in _states(engine).values():
+        assert monitor.poll() is None, monitor.communicate()
+        assert time.monotonic() < deadline, "no hour was processed"
+        time.sleep(0.05)
+    monitor.send_signal(signal.SIGTERM)
+    out, err = monitor.communicate(timeout=60)
+    assert monitor.returncode == 0, err
+    states = _states(engine)
+    done = sorted(hour for hour, state in states.items() if state == "done")
+    assert "running" not in states.values()
+    assert 1 <= len(done) < hours  # the catch-up was cut short...
+    assert done == [first + timedelta(hours=i) for i in range(len(done))]  # ...oldest first
+    if command == "backfill":
+        assert "stopped: the hours after these are not done" in out

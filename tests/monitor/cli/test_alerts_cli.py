@@ -43,8 +43,10 @@ def test_a_route_to_a_channel_without_a_receiver_names_the_setting_to_set() -> N
 def test_a_bad_receiver_and_a_bad_route_are_reported_together() -> None:
     env = {**ROUTES_TO_SMS, "BELTWATCH_PAGERDUTY_ROUTING_KEY": "too-short-s3cr3t"}
     result = runner.invoke(app, ["monitor", "once"], env=env)
-    assert result.exit_code == 2 and "2 problem(s)" in result.output
-    assert "pagerduty_routing_key (BELTWATCH_PAGERDUTY_ROUTING_KEY)" in result.output
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()  # one line, every problem named
+    assert "pagerduty_routing_key (BELTWATCH_PAGERDUTY_ROUTING_KEY)" in line
+    assert "alert_routes (BELTWATCH_ALERT_ROUTES)" in line
     assert "too-short-s3cr3t" not in result.output
 
 

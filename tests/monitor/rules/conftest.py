@@ -3,6 +3,8 @@ statistics of real photographs under simulated faults (built once per session)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from rules_support import (
     FAULTS,
@@ -14,6 +16,7 @@ from rules_support import (
     photo_stats,
 )
 
+from monitor import drift
 from monitor.core.settings import Settings
 from monitor.rules.base import Reference
 
@@ -48,3 +51,18 @@ def photo_hours() -> dict[str, Stats]:
     """Fault name -> statistics of 120 fresh frames (other crops) under that fault."""
     frames = photo_frames(seed=2, count=120)
     return {name: photo_stats([fault(f) for f in frames]) for name, fault in FAULTS.items()}
+
+
+@pytest.fixture
+def evidently_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The columns of every real Evidently run the test makes, in order (a spy: each run
+    still happens)."""
+    runs: list[tuple[str, ...]] = []
+    real: Callable[..., object] = drift._run_report
+
+    def counted(reference, current, columns, *args, **kwargs):
+        runs.append(tuple(columns))
+        return real(reference, current, columns, *args, **kwargs)
+
+    monkeypatch.setattr(drift, "_run_report", counted)
+    return runs

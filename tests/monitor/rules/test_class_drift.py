@@ -44,6 +44,15 @@ def test_firing_summary_names_the_classes_that_moved(small_reference, settings):
     assert result.report_html is not None
 
 
+def test_a_firing_hour_runs_evidently_once_for_verdict_and_report(
+    small_reference, settings, evidently_runs
+):
+    counts = {"undamaged": 1980, "minor": 600, "critical": 420}
+    result = class_drift.evaluate(make_window(n=3000, counts=counts), small_reference, settings)
+    assert result.firing and "predicted_class" in (result.report_html or "")
+    assert evidently_runs == [("predicted_class",)]
+
+
 def test_a_normal_hour_makes_no_evidently_call(small_reference, settings, monkeypatch):
     monkeypatch.setattr(drift, "_run_report", lambda *a, **k: pytest.fail("Evidently called"))
     counts = {"undamaged": 2540, "minor": 370, "critical": 90}

@@ -94,14 +94,22 @@ def test_a_smudge_shows_on_the_worst_tile_only(belt, reference, settings):
     assert "worst-tile sharpness down" in result.summary
 
 
+def test_a_firing_hour_runs_evidently_once_for_verdict_and_report(
+    belt, reference, settings, evidently_runs
+):
+    result = lens_drift.evaluate(make_window(belt.hour(sharpness=0.3)), reference, settings)
+    assert result.firing and "sharpness" in (result.report_html or "")
+    assert evidently_runs == [("sharpness", "sharpness_tile_min")]
+
+
 def test_statistical_test_must_agree(belt, reference, settings, monkeypatch):
     # A large effect that Evidently does not confirm (e.g. too few frames) does not fire.
     monkeypatch.setattr(
         drift,
-        "column_drift",
-        lambda ref, cur, columns, **kw: {
-            c: drift.DriftTest(0.5, False, "ks", 0.05) for c in columns
-        },
+        "run_drift",
+        lambda ref, cur, columns, **kw: drift.DriftRun(
+            {c: drift.DriftTest(0.5, False, "ks", 0.05) for c in columns}, snapshot=None
+        ),
     )
     result = lens_drift.evaluate(make_window(belt.hour(sharpness=0.3)), reference, settings)
     assert result.state == "ok"

@@ -58,6 +58,14 @@ def test_abrupt_brightness_change_fires(belt, reference, settings, levels, word)
     json.dumps(result.evidence, allow_nan=False)
 
 
+def test_a_firing_hour_runs_evidently_once_for_verdict_and_report(
+    belt, reference, settings, evidently_runs
+):
+    result = lighting_drift.evaluate(make_window(belt.hour(brightness=30)), reference, settings)
+    assert result.firing and "brightness" in (result.report_html or "")
+    assert evidently_runs == [("brightness",)]
+
+
 def test_slow_dimming_is_caught_by_cusum_before_the_abrupt_threshold(belt, reference, settings):
     warm_up = [belt.hour() for _ in range(24)]
     dimming = [belt.hour(brightness=-1.0 * t) for t in range(1, 16)]  # a level an hour

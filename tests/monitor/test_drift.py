@@ -100,9 +100,11 @@ def test_column_drift_on_categories():
     assert test.drifted and test.method == "chisquare" and test.score < 1e-9
 
 
-def test_drift_report_html(samples):
+def test_one_run_gives_the_verdicts_and_the_html_report(samples):
     reference, current = samples
-    html = drift.drift_report_html(reference, current, ["y"])
+    run = drift.run_drift(reference, current, ["y"])
+    assert run.tests["y"].drifted
+    html = run.html()
     assert html.lstrip().lower().startswith("<html") or "<html" in html[:1000].lower()
     assert "y" in html
 

@@ -1,0 +1,90 @@
+"""The reads of `predictions` that the monitor makes: class counts, quantiles, hourly
+medians and bounded random samples of one station over a time range. (The prediction
+log writes the table: monitor/predlog/writer.py.)
+
+Aggregates run in Postgres; only samples, bounded by the caller, come back as arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+_WHERE = "station_id = :station AND captured_at >= :since AND captured_at < :until"
+
+
+def class_counts(
+    conn: Connection, station: str, since: datetime, until: datetime
+) -> dict[str, int]:
+    """predicted class -> predictions of the station in [since, until) (absent: none)."""
+    rows = conn.execute(
+        text(f"SELECT predicted_class, count(*) FROM predictions WHERE {_WHERE} GROUP BY 1"),
+        {"station": station, "since": since, "until": until},
+    ).all()
+    return {cls: int(n) for cls, n in rows}
+
+
+def quantiles(
+    conn: Connection,
+    station: str,
+    since: datetime,
+    until: datetime,
+    columns: Sequence[str],
+    levels: Mapping[str, float],
+) -> dict[str, dict[str, float]]:
+    """column -> {name: quantile} over the station's predictions in [since, until);
+    `levels` names the quantiles ({"p05": 0.05, ...}). The range must hold predictions."""
+    select = ", ".join(
+        f"percentile_cont({q}) WITHIN GROUP (ORDER BY {column})"
+        for column in columns
+        for q in levels.values()
+    )
+    row = conn.execute(
+        text(f"SELECT {select} FROM predictions WHERE {_WHERE}"),
+        {"station": station, "since": since, "until": until},
+    ).one()
+    values = iter(row)
+    return {column: {name: float(next(values)) for name in levels} for column in columns}
+
+
+def hourly_medians(
+    conn: Connection, station: str, since: datetime, until: datetime, columns: Sequence[str]
+) -> np.ndarray:
+    """One row per hour with predictions in [since, until): the count, then each column's
+    median (float64, NaN where the hour lacked the column)."""
+    medians = ", ".join(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {c})" for c in columns)
+    rows = conn.execute(
+        text(
+            f"SELECT count(*), {medians} FROM predictions WHERE {_WHERE} "
+            "GROUP BY date_trunc('hour', captured_at)"
+        ),
+        {"station": station, "since": since, "until": until},
+    ).all()
+    return np.array(rows, dtype=np.float64).reshape(-1, 1 + len(columns))
+
+
+def sample(
+    conn: Connection,
+    station: str,
+    since: datetime,
+    until: datetime,
+    columns: Sequence[str],
+    *,
+    size: int,
+    total: int,
+) -> np.ndarray:
+    """A random sample of at most `size` rows of `columns` (float64, one column each) from
+    the station's `total` predictions in [since, until)."""
+    # A Bernoulli pre-filter instead of sorting every row by random(): cheap on a week.
+    fraction = min(1.0, 1.5 * size / max(total, 1))
+    rows = conn.execute(
+        text(
+            f"SELECT {', '.join(columns)} FROM predictions WHERE {_WHERE} "
+            "AND random() < :fraction LIMIT :size"
+        ),
+        {"station": station, "since": since, "until": until, "fraction": fraction, "size": size},
+    ).all()
+    return np.array(rows, dtype=np.float64).reshape(-1, len(columns))

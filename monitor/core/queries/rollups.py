@@ -1,0 +1,145 @@
+"""`hourly_rollups`: one SQL aggregate per closed hour, and the questions asked of it.
+
+GROUPING SETS make the one pass over an hour of `predictions` produce a row per (station,
+model version), a row per station over all its model versions (model_version '*', what the
+rules and the dashboard read) and a row for the whole site (station '*', model_version
+'*'). Writing an hour again replaces its rows: the rollup is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, text
+
+from monitor.core.vocabulary import CLASSES
+
+ALL = "*"  # station_id / model_version of the rows that aggregate over all of them
+
+_QUANTILES = {
+    "brightness": ("p05", "p50", "p95"),
+    "blur": ("p05", "p50", "p95"),
+    "sharpness": ("p05", "p50", "p95"),
+    "sharpness_tile_min": ("p50",),
+    "contrast": ("p50",),
+    "luma_p01": ("p50",),
+}
+_Q = {"p05": 0.05, "p50": 0.5, "p95": 0.95}
+# statistic -> its hourly median column (what CUSUM rules accumulate over hours)
+MEDIAN_COLUMNS = {column: f"{column}_p50" for column, qs in _QUANTILES.items() if "p50" in qs}
+
+
+def _aggregates() -> str:
+    parts = ["count(*) AS n_total"]
+    parts += [f"count(*) FILTER (WHERE predicted_class = '{cls}') AS n_{cls}" for cls in CLASSES]
+    for column, quantiles in _QUANTILES.items():
+        for q in quantiles:
+            parts.append(
+                f"percentile_cont({_Q[q]}) WITHIN GROUP (ORDER BY {column}) AS {column}_{q}"
+            )
+    parts += [
+        "avg(clipped_dark) AS clipped_dark_mean",
+        "avg(clipped_bright) AS clipped_bright_mean",
+        # p95, because the belt's budget is per frame, not on average.
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50",
+        "percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95",
+        "avg(greatest(p_undamaged, p_minor, p_critical)) AS mean_confidence",
+    ]
+    return ",\n       ".join(parts)
+
+
+_COLUMNS = [
+    "n_total", *(f"n_{cls}" for cls in CLASSES),
+    *(f"{c}_{q}" for c, qs in _QUANTILES.items() for q in qs),
+    "clipped_dark_mean", "clipped_bright_mean", "latency_p50", "latency_p95", "mean_confidence",
+]  # fmt: skip
+
+ROLLUP_SQL = f"""
+INSERT INTO hourly_rollups (hour, station_id, model_version, {", ".join(_COLUMNS)}, processed_at)
+SELECT :hour,
+       CASE WHEN grouping(station_id) = 1 THEN '{ALL}' ELSE station_id END,
+       CASE WHEN grouping(model_version) = 1 THEN '{ALL}' ELSE model_version END,
+       {_aggregates()},
+       now()
+FROM predictions
+WHERE captured_at >= :hour AND captured_at < :end
+GROUP BY GROUPING SETS ((station_id, model_version), (station_id), ())
+HAVING count(*) > 0
+"""
+
+
+def write_hour(conn: Connection, hour: datetime) -> int:
+    """Aggregate the hour starting at `hour` (UTC); return the rows written. The hour's
+    earlier rows are replaced, so the result is the same however often it runs."""
+    end = hour + timedelta(hours=1)
+    conn.execute(text("DELETE FROM hourly_rollups WHERE hour = :hour"), {"hour": hour})
+    return conn.execute(text(ROLLUP_SQL), {"hour": hour, "end": end}).rowcount
+
+
+def hour_rows(conn: Connection, hour: datetime) -> dict[str, RowMapping]:
+    """The hour's rows over all model versions, by station; the site's row under ALL."""
+    rows = conn.execute(
+        text("SELECT * FROM hourly_rollups WHERE hour = :hour AND model_version = :all"),
+        {"hour": hour, "all": ALL},
+    ).mappings()
+    return {row["station_id"]: row for row in rows}
+
+
+def station_history(
+    conn: Connection, hour: datetime, stations: Iterable[str], hours: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The `hours` hours before `hour` of each station that has rows there, oldest first:
+    station -> [{"hour", "n_total", <statistic>: hourly median, ...}]. Hours without
+    traffic have no row (and are absent); a median the hour lacked is left out."""
+    rows = conn.execute(
+        text(
+            f"SELECT station_id, hour, n_total, {', '.join(MEDIAN_COLUMNS.values())} "
+            "FROM hourly_rollups WHERE model_version = :all AND hour >= :since AND hour < :hour "
+            "AND station_id = ANY(:stations) ORDER BY hour"
+        ),
+        {
+            "all": ALL,
+            "since": hour - timedelta(hours=hours),
+            "hour": hour,
+            "stations": list(stations),
+        },
+    ).mappings()
+    history: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        medians = {s: row[c] for s, c in MEDIAN_COLUMNS.items() if row[c] is not None}
+        entry = {"hour": row["hour"], "n_total": int(row["n_total"]), **medians}
+        history.setdefault(row["station_id"], []).append(entry)
+    return history
+
+
+def hourly_volumes(
+    conn: Connection, since: datetime, until: datetime
+) -> dict[str, dict[datetime, int]]:
+    """Predictions per hour in [since, until), by station (the site under ALL); an hour
+    without a row had no traffic, or was never rolled up."""
+    rows = conn.execute(
+        text(
+            "SELECT station_id, hour, n_total FROM hourly_rollups WHERE model_version = :all "
+            "AND hour >= :since AND hour < :until"
+        ),
+        {"all": ALL, "since": since, "until": until},
+    ).all()
+    volumes: dict[str, dict[datetime, int]] = {}
+    for station, hour, n in rows:
+        volumes.setdefault(station, {})[hour] = int(n)
+    return volumes
+
+
+def first_hours(conn: Connection, station: str, hours: int) -> list[datetime]:
+    """The first `hours` hours (oldest first) in which the station sent anything."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT hour FROM hourly_rollups WHERE station_id = :station "
+                "AND model_version = :all ORDER BY hour LIMIT :hours"
+            ),
+            {"station": station, "all": ALL, "hours": hours},
+        ).scalars()
+    )
