@@ -92,8 +92,8 @@ def _evaluate(
     references = load_references(conn)
     _add_provisional(conn, hour, references, settings)
     windows = hour_windows(conn, hour, references, sample_size=settings.drift_sample_size)
-    # The site's reference is pooled each hour from the stations' (never stored: a
-    # station a client names '*' must not be mistaken for it).
+    # The site's reference is pooled each hour from the stations' (never stored, so no
+    # station a client may name can be mistaken for it).
     site = site_reference(references.values())
     results: list[RuleResult] = []
     for window in windows:
@@ -110,7 +110,7 @@ def _add_provisional(
     conn: Connection, hour: datetime, references: dict[str, Reference], settings: Settings
 ) -> None:
     """Give each station of the hour without a profile a provisional one, once it can."""
-    stations = set(rollups.hour_rows(conn, hour)) - {rollups.ALL}
+    stations = set(rollups.hour_rows(conn, hour)) - {rollups.SITE}
     for station in sorted(stations - set(references)):
         reference = ensure_provisional(
             conn,

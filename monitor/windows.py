@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import Connection, RowMapping
 
 from monitor.core.queries import predictions, rollups
-from monitor.core.queries.rollups import ALL
+from monitor.core.queries.rollups import SITE
 from monitor.core.vocabulary import CLASSES
 from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Reference, Window
 
@@ -42,7 +42,7 @@ def hour_windows(
     rows = rollups.hour_rows(conn, hour)
     # A day more than the expectation reads, so that a week ago can count as a known 0.
     volumes = rollups.hourly_volumes(conn, hour - timedelta(days=EXPECTED_DAYS + 1), hour)
-    stations = sorted((set(rows) | set(references) | set(volumes)) - {ALL})
+    stations = sorted((set(rows) | set(references) | set(volumes)) - {SITE})
     history = rollups.station_history(conn, hour, stations, HISTORY_HOURS)
     windows = []
     for station in stations:
@@ -52,8 +52,8 @@ def hour_windows(
         summaries = [_summary(entry) for entry in history.get(station, ())]
         expected = expected_volume(volumes.get(station, {}), hour)
         windows.append(_window(hour, station, row, sample, summaries, expected))
-    site_expected = expected_volume(volumes.get(ALL, {}), hour)
-    windows.append(_window(hour, None, rows.get(ALL), {}, [], site_expected))
+    site_expected = expected_volume(volumes.get(SITE, {}), hour)
+    windows.append(_window(hour, None, rows.get(SITE), {}, [], site_expected))
     return windows
 
 

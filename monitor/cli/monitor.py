@@ -27,6 +27,9 @@ def _print_hours(outcome: RunOutcome) -> None:
         typer.echo(f"{hour.hour:%Y-%m-%dT%H:%MZ}  {len(firing)} firing")
         for result in firing:
             typer.echo(f"    [{result.severity}] {result.summary}")
+        for result in hour.results:
+            if result.state == "skipped" and "error" in result.evidence:
+                typer.secho(f"    [rule failed] {result.summary}", fg=typer.colors.RED)
         for change in hour.changes:
             if change.event:
                 typer.echo(f"    -> {change.event}: {change.fingerprint}")

@@ -48,7 +48,7 @@ class AlertNotice:
     `notifications.payload` (the same keys rows have always had)."""
 
     alert_id: int
-    fingerprint: str  # rule:station, the same for every episode of this alert
+    fingerprint: str  # rule:station or rule@site, the same for every episode of this alert
     rule: str
     station_id: str | None  # None: a site-wide alert
     severity: str
@@ -150,7 +150,11 @@ class Message:
     def dedup_key(self) -> str:
         """Stable for one alert episode: trigger, repeats and resolve share it, and a
         re-send after a crash carries it again, so the receiver deduplicates."""
-        return f"beltwatch/{self.payload.fingerprint}/{self.alert_id}"
+        # rule:station ('*' for the site) and the episode's id: the id alone makes it unique,
+        # and this form is what every earlier release sent, so an episode open across an
+        # upgrade keeps its key (the site's fingerprint itself is now `rule@site`).
+        station = self.payload.station_id if self.payload.station_id is not None else "*"
+        return f"beltwatch/{self.payload.rule}:{station}/{self.alert_id}"
 
     @property
     def idempotency_key(self) -> str:

@@ -6,7 +6,7 @@ The body is Alertmanager's (notify/webhook: template data plus version, groupKey
 truncatedAlerts): {version, groupKey, truncatedAlerts, status, receiver, groupLabels,
 commonLabels, commonAnnotations, externalURL, alerts: [{status, labels, annotations,
 startsAt, endsAt, generatorURL, fingerprint}]}, one alert per message. groupKey is the
-episode's dedup key and fingerprint beltwatch's (rule:station): both stay the same from
+episode's dedup key and fingerprint beltwatch's (rule:station, rule@site): both stay the same from
 trigger through repeats to resolve. endsAt is "0001-01-01T00:00:00Z" while firing.
 Labels and annotations are strings, as in Alertmanager.
 

@@ -16,6 +16,7 @@ directly with a reference that carries samples, the drift rules do work on a sit
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -41,6 +42,8 @@ CAUSES = {lens_drift.NAME: "camera", lighting_drift.NAME: "lighting"}
 
 __all__ = ["RULES", "SITE_RULES", "Rule", "diagnose", "evaluate_all"]
 
+log = logging.getLogger(__name__)
+
 
 def evaluate_all(
     window: Window, reference: Reference | None, settings: Settings, *, site: bool = False
@@ -52,7 +55,28 @@ def evaluate_all(
             f"site=True needs the site-wide window (station_id None), got {window.station_id!r}"
         )
     names = SITE_RULES if site else tuple(RULES)
-    return [RULES[name](window, reference, settings) for name in names]
+    return [_judge(name, window, reference, settings) for name in names]
+
+
+def _judge(
+    name: str, window: Window, reference: Reference | None, settings: Settings
+) -> RuleResult:
+    """One rule on one window. A rule that raises (a defect, or data nobody foresaw) is
+    logged and reads as "skipped" for this window only, so one station's data never stops
+    the other rules or the other stations of the hour from being judged."""
+    try:
+        return RULES[name](window, reference, settings)
+    except Exception as error:
+        where = window.station_id if window.station_id is not None else "the site"
+        log.exception("rule %s failed on %s, hour %s", name, where, window.hour.isoformat())
+        return RuleResult(
+            rule=name,
+            station_id=window.station_id,
+            state="skipped",
+            severity="info",
+            summary=f"{name} could not judge {where}: {type(error).__name__}: {error}"[:500],
+            evidence={"error": f"{type(error).__name__}: {error}"[:2000]},
+        )
 
 
 def diagnose(results: Iterable[RuleResult]) -> list[RuleResult]:

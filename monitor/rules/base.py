@@ -77,8 +77,15 @@ class RuleResult:
     @property
     def fingerprint(self) -> str:
         """Alerts are deduplicated on this: the rule and the station."""
-        return f"{self.rule}:{self.station_id or '*'}"
+        return fingerprint(self.rule, self.station_id)
 
     @property
     def firing(self) -> bool:
         return self.state == "firing"
+
+
+def fingerprint(rule: str, station_id: str | None) -> str:
+    """`rule:station` for a station, `rule@site` for the whole site: no station id a client
+    may send (any text, '*' included) gives the site's fingerprint, as rule names hold
+    neither ':' nor '@'."""
+    return f"{rule}@site" if station_id is None else f"{rule}:{station_id}"

@@ -4,6 +4,7 @@ against the belt's own rhythm."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from monitor.core.db.models import MonitorRun, Notification
 from monitor.core.queries import runs
 from monitor.hourly import process_hour, run_due, run_range
+from monitor.rules import RULES
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -205,5 +207,64 @@ def test_site_wide_rules_fire_from_the_pooled_site_reference(db_url, engine, set
     }
     write(db_url, settings, traffic(["S1", "S2"], DAY2, 7, PER_HOUR, seed=20, faults=faults))
     run_range(engine, settings, DAY2, DAY2 + timedelta(hours=7))
-    assert started(engine, "class_drift:*") == [(2, 3)]
-    assert started(engine, "no_data:*") == [(4, 5)]
+    assert started(engine, "class_drift@site") == [(2, 3)]
+    assert started(engine, "no_data@site") == [(4, 5)]
+
+
+def test_a_station_or_model_named_star_neither_fails_the_hour_nor_blinds_the_others(
+    db_url, engine, settings
+) -> None:
+    """'*' was the rollup's site marker: one such record failed the hour for every station,
+    and a 30 % critical spike elsewhere in that hour went unalerted."""
+    hour = DAY2 + timedelta(hours=5)
+    spike = hour_records("S1", hour, PER_HOUR, seed=11, fault=Fault(critical_share=0.3))
+    star_station = [
+        dataclasses.replace(r, station_id="*") for r in hour_records("S2", hour, 60, seed=12)
+    ]
+    star_model = [
+        dataclasses.replace(r, model_version="*") for r in hour_records("S3", hour, 60, seed=13)
+    ]
+    write(db_url, settings, [*spike, *star_station, *star_model])
+    outcome = process_hour(engine, hour, settings)
+    assert outcome.ok, outcome.error
+    assert "critical_rate:S1" in {r.fingerprint for r in outcome.firing}
+    judged = {r.fingerprint for r in outcome.results}
+    assert {"critical_rate:*", "critical_rate@site"} <= judged  # a station, and the site
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT station_id, model_version, n_total FROM hourly_rollups "
+                "WHERE hour = :hour AND model_version IS NULL"
+            ),
+            {"hour": hour},
+        ).all()
+    by_station = {station: n for station, _, n in rows}
+    assert by_station == {"S1": PER_HOUR, "*": 60, "S3": 60, None: PER_HOUR + 120}
+
+
+def test_a_rule_failing_on_one_station_leaves_the_others_judged(
+    db_url, engine, settings, monkeypatch
+) -> None:
+    hour = DAY2 + timedelta(hours=6)
+    write(
+        db_url,
+        settings,
+        [
+            *hour_records("S1", hour, PER_HOUR, seed=14, fault=Fault(critical_share=0.3)),
+            *hour_records("S2", hour, PER_HOUR, seed=15, fault=Fault(critical_share=0.3)),
+        ],
+    )
+    real = RULES["critical_rate"]
+
+    def breaks_on_s2(window, reference, settings):
+        if window.station_id == "S2":
+            raise ZeroDivisionError("a value nobody foresaw")
+        return real(window, reference, settings)
+
+    monkeypatch.setitem(RULES, "critical_rate", breaks_on_s2)
+    outcome = process_hour(engine, hour, settings)
+    assert outcome.ok
+    assert "critical_rate:S1" in {r.fingerprint for r in outcome.firing}
+    failed = next(r for r in outcome.results if r.fingerprint == "critical_rate:S2")
+    assert failed.state == "skipped" and "ZeroDivisionError" in failed.evidence["error"]
+    assert {r.rule for r in outcome.results if r.station_id == "S2"} == set(RULES)

@@ -58,7 +58,7 @@ def test_each_rule_fires_in_the_right_hour_and_station_and_resolves(scenario) ->
     assert started(engine, "lighting_drift:S2") == [(12, 15)]
     assert started(engine, "critical_rate:S0") == [(3, 5)]
     assert started(engine, "latency:S1") == [(19, 20)]
-    assert started(engine, "latency:*") == [(19, 20)]
+    assert started(engine, "latency@site") == [(19, 20)]
     assert started(engine, "no_data:S3") == [(21, 22)]
 
 
@@ -82,7 +82,7 @@ def test_nothing_fires_where_nothing_is_wrong(scenario) -> None:
         "class_drift:S0",  # the spike moves the class mix too
         "latency:S1",
         # A quarter of the site's frames at 160 ms puts the site's p95 over budget too.
-        "latency:*",
+        "latency@site",
         "no_data:S3",
     }
     fired = {alert.fingerprint for alert in episodes(engine)}

@@ -103,14 +103,17 @@ class HourlyRollup(Base):
 
     __tablename__ = "hourly_rollups"
     __table_args__ = (
-        UniqueConstraint("hour", "station_id", "model_version"),
+        # NULL marks "all of them" (the station's row over its model versions, the site's
+        # row over every station): no client value can collide with it, and NULLS NOT
+        # DISTINCT keeps one row per (hour, station, model version) all the same.
+        UniqueConstraint("hour", "station_id", "model_version", postgresql_nulls_not_distinct=True),
         Index("ix_hourly_rollups_station_id_hour", "station_id", "hour"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     hour: Mapped[datetime] = mapped_column(Timestamp)
-    station_id: Mapped[str] = mapped_column(Text)
-    model_version: Mapped[str] = mapped_column(Text)
+    station_id: Mapped[str | None] = mapped_column(Text)  # NULL: the whole site
+    model_version: Mapped[str | None] = mapped_column(Text)  # NULL: all model versions
     n_total: Mapped[int] = mapped_column(Integer)
     n_undamaged: Mapped[int] = mapped_column(Integer)
     n_minor: Mapped[int] = mapped_column(Integer)

@@ -1,9 +1,11 @@
 """`hourly_rollups`: one SQL aggregate per closed hour, and the questions asked of it.
 
 GROUPING SETS make the one pass over an hour of `predictions` produce a row per (station,
-model version), a row per station over all its model versions (model_version '*', what the
-rules and the dashboard read) and a row for the whole site (station '*', model_version
-'*'). Writing an hour again replaces its rows: the rollup is idempotent.
+model version), a row per station over all its model versions (model_version NULL, what
+the rules and the dashboard read) and a row for the whole site (station_id and
+model_version NULL). NULL marks "all of them" because no client value can be NULL (both
+columns of `predictions` are NOT NULL): a station a client names '*' is a station like any
+other. Writing an hour again replaces its rows: the rollup is idempotent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Connection, RowMapping, text
 
 from monitor.core.vocabulary import CLASSES
 
-ALL = "*"  # station_id / model_version of the rows that aggregate over all of them
+SITE = None  # the key of the site's row in what these functions return
 
 _QUANTILES = {
     "brightness": ("p05", "p50", "p95"),
@@ -59,8 +61,8 @@ _COLUMNS = [
 ROLLUP_SQL = f"""
 INSERT INTO hourly_rollups (hour, station_id, model_version, {", ".join(_COLUMNS)}, processed_at)
 SELECT :hour,
-       CASE WHEN grouping(station_id) = 1 THEN '{ALL}' ELSE station_id END,
-       CASE WHEN grouping(model_version) = 1 THEN '{ALL}' ELSE model_version END,
+       station_id,  -- NULL where the grouping set aggregates over stations
+       model_version,  -- NULL where it aggregates over model versions
        {_aggregates()},
        now()
 FROM predictions
@@ -78,11 +80,11 @@ def write_hour(conn: Connection, hour: datetime) -> int:
     return conn.execute(text(ROLLUP_SQL), {"hour": hour, "end": end}).rowcount
 
 
-def hour_rows(conn: Connection, hour: datetime) -> dict[str, RowMapping]:
-    """The hour's rows over all model versions, by station; the site's row under ALL."""
+def hour_rows(conn: Connection, hour: datetime) -> dict[str | None, RowMapping]:
+    """The hour's rows over all model versions, by station; the site's row under SITE."""
     rows = conn.execute(
-        text("SELECT * FROM hourly_rollups WHERE hour = :hour AND model_version = :all"),
-        {"hour": hour, "all": ALL},
+        text("SELECT * FROM hourly_rollups WHERE hour = :hour AND model_version IS NULL"),
+        {"hour": hour},
     ).mappings()
     return {row["station_id"]: row for row in rows}
 
@@ -96,11 +98,10 @@ def station_history(
     rows = conn.execute(
         text(
             f"SELECT station_id, hour, n_total, {', '.join(MEDIAN_COLUMNS.values())} "
-            "FROM hourly_rollups WHERE model_version = :all AND hour >= :since AND hour < :hour "
-            "AND station_id = ANY(:stations) ORDER BY hour"
+            "FROM hourly_rollups WHERE model_version IS NULL AND hour >= :since "
+            "AND hour < :hour AND station_id = ANY(:stations) ORDER BY hour"
         ),
         {
-            "all": ALL,
             "since": hour - timedelta(hours=hours),
             "hour": hour,
             "stations": list(stations),
@@ -116,17 +117,17 @@ def station_history(
 
 def hourly_volumes(
     conn: Connection, since: datetime, until: datetime
-) -> dict[str, dict[datetime, int]]:
-    """Predictions per hour in [since, until), by station (the site under ALL); an hour
+) -> dict[str | None, dict[datetime, int]]:
+    """Predictions per hour in [since, until), by station (the site under SITE); an hour
     without a row had no traffic, or was never rolled up."""
     rows = conn.execute(
         text(
-            "SELECT station_id, hour, n_total FROM hourly_rollups WHERE model_version = :all "
-            "AND hour >= :since AND hour < :until"
+            "SELECT station_id, hour, n_total FROM hourly_rollups "
+            "WHERE model_version IS NULL AND hour >= :since AND hour < :until"
         ),
-        {"all": ALL, "since": since, "until": until},
+        {"since": since, "until": until},
     ).all()
-    volumes: dict[str, dict[datetime, int]] = {}
+    volumes: dict[str | None, dict[datetime, int]] = {}
     for station, hour, n in rows:
         volumes.setdefault(station, {})[hour] = int(n)
     return volumes
@@ -138,8 +139,8 @@ def first_hours(conn: Connection, station: str, hours: int) -> list[datetime]:
         conn.execute(
             text(
                 "SELECT hour FROM hourly_rollups WHERE station_id = :station "
-                "AND model_version = :all ORDER BY hour LIMIT :hours"
+                "AND model_version IS NULL ORDER BY hour LIMIT :hours"
             ),
-            {"station": station, "all": ALL, "hours": hours},
+            {"station": station, "hours": hours},
         ).scalars()
     )

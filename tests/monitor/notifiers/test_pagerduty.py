@@ -110,17 +110,22 @@ def test_severity_is_mapped_to_pagerdutys(severity, expected):
 
 def test_long_summaries_and_keys_are_bounded_the_same_way_every_time():
     config = PagerDutyConfig(KEY)
-    long = message(summary="ö" * 3000, fingerprint="critical_rate:" + "s" * 400)
+    station = "s" * 400
+    long = message(summary="ö" * 3000, station_id=station, fingerprint=f"critical_rate:{station}")
     body, again = (
         render(long, config),
-        render(message("resolve", fingerprint=long.payload.fingerprint), config),
+        render(
+            message("resolve", station_id=station, fingerprint=long.payload.fingerprint), config
+        ),
     )
 
     assert len(body["payload"]["summary"]) == 1024 and body["payload"]["summary"].endswith("…")
     assert len(body["dedup_key"]) == 255 and body["dedup_key"] == again["dedup_key"]
     assert (
         body["dedup_key"]
-        != render(message(alert_id=43, fingerprint=long.payload.fingerprint), config)["dedup_key"]
+        != render(
+            message(alert_id=43, station_id=station, fingerprint=long.payload.fingerprint), config
+        )["dedup_key"]
     )
 
 
@@ -240,3 +245,12 @@ def test_nan_evidence_still_sends_valid_json(httpserver, client):
     assert delivery.delivered
     details = httpserver.log[0][0].get_json()["payload"]["custom_details"]
     assert details["evidence"] == {"shift": "nan"}
+
+
+def test_the_dedup_key_of_an_episode_is_what_earlier_releases_sent():
+    """rule:station ('*' for the site) and the episode id: an incident opened before the
+    site's fingerprint became `rule@site` is still resolved by the same key."""
+    config = PagerDutyConfig(KEY)
+    site = message(station_id=None, fingerprint="critical_rate@site")
+    assert render(site, config)["dedup_key"] == "beltwatch/critical_rate:*/42"
+    assert render(message(), config)["dedup_key"] == "beltwatch/critical_rate:cam-3/42"

@@ -95,7 +95,7 @@ def test_site_wide_window_is_judged_with_the_default_threshold():
     settings = make_settings(critical_rate_station_thresholds={"dock-3": 0.5})
     result = critical_rate.evaluate(window(60_000, 7000, station_id=None), None, settings)
     assert result.firing
-    assert result.fingerprint == "critical_rate:*"
+    assert result.fingerprint == "critical_rate@site"
     assert result.summary.startswith("site: 11.7 % critical (7000 of 60000)")
 
 

@@ -36,4 +36,4 @@ def test_firing_summary(settings):
 
 def test_site_wide_latency(settings):
     window = make_window(n=60_000, latency_p95_ms=180.0, station_id=None)
-    assert latency.evaluate(window, None, settings).fingerprint == "latency:*"
+    assert latency.evaluate(window, None, settings).fingerprint == "latency@site"

@@ -43,7 +43,7 @@ def test_firing_summary(settings):
 def test_the_whole_site_silent_fires(settings):
     window = make_window(n=0, counts={}, expected_n=60_000.0, station_id=None)
     result = no_data.evaluate(window, None, settings)
-    assert result.firing and result.fingerprint == "no_data:*"
+    assert result.firing and result.fingerprint == "no_data@site"
 
 
 def test_provisional_reference_is_flagged(small_reference, settings):

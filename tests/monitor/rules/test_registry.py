@@ -47,7 +47,7 @@ def test_site_wide_window_runs_the_site_rules(belt, settings):
     window = make_window(belt.hour(), station_id=None, n=60_000, counts=spike_counts(60_000))
     results = evaluate_all(window, None, settings, site=True)
     assert [r.rule for r in results] == list(SITE_RULES)
-    assert [r.fingerprint for r in results if r.firing] == ["critical_rate:*"]
+    assert [r.fingerprint for r in results if r.firing] == ["critical_rate@site"]
     with pytest.raises(ValueError, match="site-wide window"):
         evaluate_all(make_window(belt.hour()), None, settings, site=True)
 

@@ -10,7 +10,7 @@ from hourly_support import DAY2, write
 from sqlalchemy import text
 
 from monitor.core.queries import rollups
-from monitor.core.queries.rollups import ALL
+from monitor.core.queries.rollups import SITE
 
 
 def _write_hours(engine, first, hours: int) -> None:
@@ -29,8 +29,8 @@ def test_an_hour_has_a_row_per_station_and_version_per_station_and_for_the_site(
         rows = rollups.hour_rows(conn, DAY2)
         count = conn.execute(text("SELECT count(*) FROM hourly_rollups")).scalar_one()
     assert written == again == count == 5  # 2 x (station, version) + 2 stations + the site
-    assert set(rows) == {"S0", "S1", ALL}
-    site = rows[ALL]
+    assert set(rows) == {"S0", "S1", SITE}
+    site = rows[SITE]
     assert site["n_total"] == 200
     assert site["n_undamaged"] + site["n_minor"] + site["n_critical"] == 200
     assert site["latency_p95"] > site["latency_p50"] > 0
@@ -64,6 +64,6 @@ def test_hourly_volumes_and_first_hours(db_url, engine, settings) -> None:
         first = rollups.first_hours(conn, "S0", 2)
         all_first = rollups.first_hours(conn, "S0", 10)
     expected = {DAY2 + timedelta(hours=h): 50 for h in (2, 3)}
-    assert volumes == {"S0": expected, ALL: expected}
+    assert volumes == {"S0": expected, SITE: expected}
     assert first == [DAY2 + timedelta(hours=2), DAY2 + timedelta(hours=3)]
     assert len(all_first) == 3  # fewer hours than asked: all it has
