@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
@@ -57,14 +59,15 @@ def make_scheduler(
             "misfire_grace_time": settings.monitor_misfire_grace_s,
         },
     )
+    job = HourlyJob(engine, settings, dispatcher, stop)
     scheduler.add_job(
-        _hourly,
+        job,
         CronTrigger(minute=settings.monitor_minute, timezone=UTC),
-        args=[engine, settings, dispatcher, stop],
         id="hourly",
         name="hourly monitor",
         next_run_time=datetime.now(UTC),
     )
+    job.scheduler = scheduler
     if dispatcher is not None:
         scheduler.add_job(
             _dispatch,
@@ -76,21 +79,67 @@ def make_scheduler(
     return scheduler
 
 
-def _hourly(
-    engine: Engine,
-    settings: Settings,
-    dispatcher: Dispatcher | None,
-    stop: threading.Event | None = None,
-) -> RunOutcome:
-    outcome = run_due(engine, settings, stop=stop)
-    if not outcome.skipped:
+class HourlyJob:
+    """The hourly run, and its retries: a run that fails (the database down at minute 5,
+    an hour that failed) is tried again after a backoff (monitor_retry_initial_s, doubling
+    with jitter up to monitor_retry_max_s) instead of waiting for the next hour. A run
+    skipped because another replica holds the lock is not retried: that replica works."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        dispatcher: Dispatcher | None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.engine, self.settings, self.dispatcher, self.stop = engine, settings, dispatcher, stop
+        self.scheduler: BackgroundScheduler | None = None
+        self.failures = 0  # failed runs in a row
+
+    def __call__(self) -> RunOutcome | None:
+        try:
+            outcome = run_due(self.engine, self.settings, stop=self.stop)
+        except Exception as error:  # the database is unreachable, or the lock query failed
+            log.error("hourly run failed: %s", str(error).splitlines()[0] if str(error) else error)
+            self._retry_later()
+            return None
         failed = [h for h in outcome.hours if not h.ok]
-        log.info("monitor: %d hour(s) processed, %d failed", len(outcome.hours), len(failed))
-    # The new alerts go out now, not a minute later; when stopping, the outbox keeps them
-    # for the next start rather than holding the exit on a slow receiver.
-    if dispatcher is not None and not (stop is not None and stop.is_set()):
-        _dispatch(dispatcher)
-    return outcome
+        if not outcome.skipped:
+            log.info("monitor: %d hour(s) processed, %d failed", len(outcome.hours), len(failed))
+        if failed:
+            self._retry_later()
+        else:
+            self.failures = 0
+        # The new alerts go out now, not a minute later; when stopping, the outbox keeps
+        # them for the next start rather than holding the exit on a slow receiver.
+        if self.dispatcher is not None and not self._stopping:
+            _dispatch(self.dispatcher)
+        return outcome
+
+    @property
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _retry_later(self) -> None:
+        self.failures += 1
+        if self.scheduler is None or self._stopping:
+            return
+        wait = retry_wait_s(self.failures, self.settings)
+        when = datetime.now(UTC) + timedelta(seconds=wait)
+        log.warning("hourly run: retry %d in %.0f s", self.failures, wait)
+        # One pending retry at a time; a retry that meets the cron run is harmless (the
+        # database lock lets one of them work).
+        self.scheduler.add_job(
+            self, DateTrigger(run_date=when, timezone=UTC), id="hourly-retry",
+            name="hourly monitor (retry)", replace_existing=True,
+        )  # fmt: skip
+
+
+def retry_wait_s(failures: int, settings: Settings, rng: random.Random | None = None) -> float:
+    """Wait after the `failures`-th failed run in a row: doubling from the initial wait,
+    capped, with jitter (x0.5 to x1) so replicas retrying together spread out."""
+    base = min(settings.monitor_retry_initial_s * 2 ** (failures - 1), settings.monitor_retry_max_s)
+    return base * (rng or random).uniform(0.5, 1.0)
 
 
 def _dispatch(dispatcher: Dispatcher) -> None:

@@ -231,6 +231,17 @@ class Settings(BaseSettings):
     monitor_catchup_hours: int = Field(
         default=48, ge=1, description="Furthest back an hourly run catches up unprocessed hours."
     )
+    monitor_retry_initial_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Wait before retrying an hourly run that failed (database down, an hour that "
+            "failed); doubles, with jitter, up to monitor_retry_max_s, within the hour."
+        ),
+    )
+    monitor_retry_max_s: float = Field(
+        default=600.0, gt=0, description="Longest wait between retries of a failed hourly run."
+    )
     reports_dir: Path | None = Field(
         default=None,
         description=(

@@ -17,7 +17,7 @@ from hourly_support import write
 from sqlalchemy import text
 
 from monitor.dispatch import Dispatcher
-from monitor.scheduler import make_scheduler
+from monitor.scheduler import make_scheduler, retry_wait_s
 
 
 def test_jobs_are_configured_deliberately(engine, settings) -> None:
@@ -108,3 +108,48 @@ def test_sigterm_finishes_the_hour_in_hand_not_the_whole_catch_up(
     assert done == [first + timedelta(hours=i) for i in range(len(done))]  # ...oldest first
     if command == "backfill":
         assert "stopped: the hours after these are not done" in out
+
+
+def test_a_run_that_meets_the_database_down_is_retried_within_the_hour(
+    engine, settings, cut_off
+) -> None:
+    """The database is unreachable at the run; once it is back, a retry (backoff) catches
+    up the due hours without waiting for the next hour's run."""
+    s = settings.model_copy(
+        update={
+            "monitor_catchup_hours": 2,
+            "monitor_retry_initial_s": 0.5,
+            "monitor_retry_max_s": 1,
+        }
+    )
+    scheduler = make_scheduler(engine, s)
+    try:
+        with cut_off():
+            scheduler.start()
+            deadline = time.monotonic() + 30
+            while scheduler.get_job("hourly-retry") is None:  # the first run has failed
+                assert time.monotonic() < deadline, "the failed run scheduled no retry"
+                time.sleep(0.05)
+        deadline = time.monotonic() + 60
+        while True:
+            with engine.connect() as conn:
+                done = conn.execute(
+                    text("SELECT count(*) FROM monitor_runs WHERE status = 'done'")
+                ).scalar_one()
+            if done == 2:
+                break
+            assert time.monotonic() < deadline, "no retry caught up the due hours"
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+
+
+def test_retry_waits_double_with_jitter_up_to_the_cap(settings) -> None:
+    import random
+
+    s = settings.model_copy(update={"monitor_retry_initial_s": 30, "monitor_retry_max_s": 600})
+    rng = random.Random(1)
+    waits = [retry_wait_s(n, s, rng) for n in range(1, 8)]
+    for n, wait in enumerate(waits, start=1):
+        base = min(30 * 2 ** (n - 1), 600)
+        assert base / 2 <= wait <= base
