@@ -74,8 +74,9 @@ def process_hour(engine: Engine, hour: datetime, settings: Settings) -> HourOutc
         runs.mark_running(conn, hour)
     try:
         with engine.begin() as conn:
+            seen = runs.arrived_rows(conn, hour)
             results, changes = _evaluate(conn, hour, settings)
-            runs.mark_done(conn, hour)
+            runs.mark_done(conn, hour, rows_seen=seen)
     except Exception as error:
         message = f"{type(error).__name__}: {error}".splitlines()[0][:2000]
         log.exception("hour %s failed", hour.isoformat())
@@ -148,11 +149,12 @@ def _with_report(result: RuleResult, hour: datetime, settings: Settings) -> Rule
 
 
 def due_hours(engine: Engine, now: datetime, settings: Settings) -> list[datetime]:
-    """Closed hours within the catch-up window that are not done, oldest first."""
+    """Closed hours within the catch-up window that are not done, or that late rows have
+    reached since they were done, oldest first."""
     last_closed = floor_hour(now) - timedelta(hours=1)
     first = last_closed - timedelta(hours=settings.monitor_catchup_hours - 1)
     with engine.connect() as conn:
-        done = runs.done_hours(conn, first, last_closed)
+        done = runs.done_hours(conn, first, last_closed) - runs.late_hours(conn, first, last_closed)
     return [hour for hour in _hours(first, last_closed + timedelta(hours=1)) if hour not in done]
 
 
@@ -221,12 +223,13 @@ def run_range(
     redo: bool = False,
     stop: threading.Event | None = None,
 ) -> RunOutcome:
-    """Process the hours in [since, until) (backfill); done hours only with `redo`. A set
-    `stop` ends the run after the hour in hand."""
+    """Process the hours in [since, until) (backfill): those not done or reached by late
+    rows since; every hour with `redo`. A set `stop` ends the run after the hour in hand."""
     with hourly_lock(engine) as got:
         if not got:
             return RunOutcome(skipped=True)
         with engine.connect() as conn:
-            done = set() if redo else runs.done_hours(conn)
+            last = floor_hour(until - timedelta(microseconds=1))
+            done = set() if redo else runs.done_hours(conn) - runs.late_hours(conn, since, last)
         hours = [hour for hour in _hours(since, until) if hour not in done]
         return _process_all(engine, hours, settings, stop)

@@ -44,10 +44,23 @@ _STAGE = "predictions_stage"
 _CREATE_STAGE = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE predictions) ON COMMIT DELETE ROWS"
 _COPY = f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN"
 _DAYS = f"SELECT DISTINCT (captured_at AT TIME ZONE 'UTC')::date FROM {_STAGE}"
-_INSERT = (
-    f"INSERT INTO predictions ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
-    "ON CONFLICT DO NOTHING"
+# Insert the staged rows (a replayed one is skipped), count what was stored per capture
+# hour in the arrivals ledger in the same transaction (the hourly monitor finds late rows
+# by it), and answer the number inserted. Hours in order, so writers lock ledger rows in
+# the same order and never deadlock.
+_INSERT = f"""
+WITH inserted AS (
+    INSERT INTO predictions ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE}
+    ON CONFLICT DO NOTHING RETURNING captured_at
+), ledger AS (
+    INSERT INTO prediction_arrivals (hour, rows, last_arrival)
+    SELECT date_trunc('hour', captured_at, 'UTC'), count(*), now() FROM inserted
+    GROUP BY 1 ORDER BY 1
+    ON CONFLICT (hour) DO UPDATE SET rows = prediction_arrivals.rows + excluded.rows,
+        last_arrival = excluded.last_arrival
 )
+SELECT count(*) FROM inserted
+"""
 _WARN_EVERY_S = 10.0  # rate limit for repeated warnings (overflow, outage)
 # While idle the writer checks the database this often, so `db_up` (/healthz, metrics) is
 # true on a worker with nothing to write, and false soon after the database goes away.
@@ -357,8 +370,7 @@ class PredictionLog:
             with cur.copy(_COPY) as copy:
                 copy.write(chunk.data)
             created = self._ensure_partitions(cur)
-            cur.execute(_INSERT)
-            inserted = cur.rowcount
+            inserted = _count(cur.execute(_INSERT))
         conn.commit()
         self._known_days |= created  # only now: a rolled-back CREATE must be made again
         return inserted
@@ -384,8 +396,7 @@ class PredictionLog:
                         with cur.copy(_COPY) as copy:
                             copy.write(line)
                         self._ensure_partitions(cur)
-                        cur.execute(_INSERT)
-                        inserted += cur.rowcount
+                        inserted += _count(cur.execute(_INSERT))
                         cur.execute(f"TRUNCATE {_STAGE}")
                 except (psycopg.DataError, psycopg.IntegrityError) as error:
                     bad.append((line, _one_line(error)))
@@ -413,6 +424,11 @@ class PredictionLog:
         if now - self._last_warning.get(key, -_WARN_EVERY_S) >= _WARN_EVERY_S:
             self._last_warning[key] = now
             log.warning(message, *args)
+
+
+def _count(cur: psycopg.Cursor) -> int:
+    row = cur.fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def _dsn(url: URL | str) -> str:

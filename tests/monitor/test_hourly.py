@@ -268,3 +268,40 @@ def test_a_rule_failing_on_one_station_leaves_the_others_judged(
     failed = next(r for r in outcome.results if r.fingerprint == "critical_rate:S2")
     assert failed.state == "skipped" and "ZeroDivisionError" in failed.evidence["error"]
     assert {r.rule for r in outcome.results if r.station_id == "S2"} == set(RULES)
+
+
+def test_late_rows_reach_a_done_hour_and_it_is_judged_again_once(db_url, engine, settings) -> None:
+    """A worker's spool replayed after an outage lands rows in an hour already done: the
+    next run processes that hour again and the critical spike in them fires, once."""
+    hour = DAY2 + timedelta(hours=7)
+    now = hour + timedelta(hours=1, minutes=5)
+    s = settings.model_copy(update={"monitor_catchup_hours": 3})
+    write(db_url, s, hour_records("S1", hour, PER_HOUR, seed=21))
+    first = run_due(engine, s, now)
+    assert hour in [h.hour for h in first.hours]
+    assert not [r for h in first.hours for r in h.firing if r.station_id == "S2"]
+
+    late = hour_records("S2", hour, PER_HOUR, seed=22, fault=Fault(critical_share=0.3))
+    write(db_url, s, late)  # the replayed spool
+    again = run_due(engine, s, now)
+    assert [h.hour for h in again.hours] == [hour]
+    assert "critical_rate:S2" in {r.fingerprint for r in again.hours[0].firing}
+
+    assert run_due(engine, s, now).hours == []  # nothing changed since: nothing due
+    triggers = [row for row in outbox(engine) if row[1] == "trigger"]
+    assert [row[0] for row in triggers].count("critical_rate:S2") == 1
+
+
+def test_a_replayed_duplicate_does_not_make_an_hour_late(db_url, engine, settings) -> None:
+    """The ledger counts rows stored, not rows sent: a batch replayed after a crash (the
+    same ids) adds nothing, so the hour is not processed again for it."""
+    hour = DAY2 + timedelta(hours=8)
+    now = hour + timedelta(hours=1, minutes=5)
+    s = settings.model_copy(update={"monitor_catchup_hours": 2})
+    records = hour_records("S1", hour, 100, seed=23)
+    write(db_url, s, records)
+    assert hour in [h.hour for h in run_due(engine, s, now).hours]
+    write(db_url, s, records)
+    assert run_due(engine, s, now).hours == []
+    with engine.connect() as conn:
+        assert runs.arrived_rows(conn, hour) == 100

@@ -270,6 +270,18 @@ class Review(Base):
     comment: Mapped[str | None] = mapped_column(Text)
 
 
+class PredictionArrival(Base):
+    """How many predictions of one capture hour have been stored so far. The log writer adds
+    to it in the same transaction as the rows, so a snapshot that sees a count sees exactly
+    those rows: the monitor compares it with what it processed to find late rows."""
+
+    __tablename__ = "prediction_arrivals"
+
+    hour: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)  # capture hour, UTC
+    rows: Mapped[int] = mapped_column(BigInteger)
+    last_arrival: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class MonitorRun(Base):
     """The processing state of one closed hour."""
 
@@ -282,3 +294,6 @@ class MonitorRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     error: Mapped[str | None] = mapped_column(Text)
+    # prediction_arrivals.rows for the hour as the run saw it (NULL: before the ledger);
+    # more rows there now means late rows arrived, and the hour is processed again.
+    rows_seen: Mapped[int | None] = mapped_column(BigInteger)

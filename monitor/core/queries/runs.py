@@ -24,11 +24,40 @@ def mark_running(conn: Connection, hour: datetime) -> None:
     )
 
 
-def mark_done(conn: Connection, hour: datetime) -> None:
-    """Record that the hour is done (in the hour's own transaction, so both land or neither)."""
+def mark_done(conn: Connection, hour: datetime, rows_seen: int | None = None) -> None:
+    """Record that the hour is done (in the hour's own transaction, so both land or
+    neither), with the arrivals count it was processed with (`arrived_rows`)."""
     conn.execute(
-        text("UPDATE monitor_runs SET status = 'done', finished_at = now() WHERE hour = :hour"),
-        {"hour": hour},
+        text(
+            "UPDATE monitor_runs SET status = 'done', finished_at = now(), "
+            "rows_seen = :rows_seen WHERE hour = :hour"
+        ),
+        {"hour": hour, "rows_seen": rows_seen},
+    )
+
+
+def arrived_rows(conn: Connection, hour: datetime) -> int:
+    """Predictions of this capture hour stored so far (the log writer's ledger). Read it
+    before the rollup: rows landing in between are then counted as late and processed
+    again, never missed."""
+    rows = conn.execute(
+        text("SELECT rows FROM prediction_arrivals WHERE hour = :hour"), {"hour": hour}
+    ).scalar_one_or_none()
+    return int(rows or 0)
+
+
+def late_hours(conn: Connection, first: datetime, last: datetime) -> set[datetime]:
+    """Done hours in [first, last] that more predictions have reached since they were
+    processed (a spool replayed after an outage, a directory backlog)."""
+    return set(
+        conn.execute(
+            text(
+                "SELECT r.hour FROM monitor_runs r JOIN prediction_arrivals a ON a.hour = r.hour "
+                "WHERE r.status = 'done' AND r.hour >= :first AND r.hour <= :last "
+                "AND a.rows > coalesce(r.rows_seen, 0)"
+            ),
+            {"first": first, "last": last},
+        ).scalars()
     )
 
 
