@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -131,6 +132,48 @@ def send_once(
     )
     delivery = result if isinstance(result, Delivery) else judge(result)
     return logged(logger, notifier, message, delivery)
+
+
+class HttpNotifier:
+    """What every HTTP receiver shares: its channel name, the secrets its errors must never
+    show, a clock (Retry-After dates, signatures), and `send`: one attempt through
+    `send_once`. A receiver says how to build its request and how to read the answer."""
+
+    sends_resolved = True
+
+    def __init__(
+        self,
+        config: Any,
+        *,
+        name: str,
+        secrets: Iterable[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.name = name
+        self._clock = clock
+        self._secrets = tuple(secret for secret in secrets if secret)
+        self._log = logging.getLogger(type(self).__module__)
+        guard_httpx_logging()
+
+    def send(self, message: Message, client: httpx.Client) -> Delivery:
+        """One POST of the rendered message; the verdict of the receiver's answer."""
+        return send_once(
+            self.name,
+            self._log,
+            message,
+            client,
+            prepare=self._request,
+            judge=self._verdict,
+            timeout=self.config.timeout_s,
+            secrets=self._secrets,
+        )
+
+    def _request(self, message: Message) -> Request:
+        raise NotImplementedError
+
+    def _verdict(self, response: httpx.Response) -> Delivery:
+        raise NotImplementedError
 
 
 def _failure(what: str, exc: Exception, secrets: Iterable[str]) -> str:

@@ -29,7 +29,6 @@ Nothing else changes. Any other base URL (a proxy, a test server) works the same
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from pydantic import SecretStr
 from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
+    HttpNotifier,
     NotifierConfigError,
     Request,
     check_secret,
@@ -49,9 +49,7 @@ from monitor.notifiers._http import (
     check_timeout,
     check_url,
     excerpt,
-    guard_httpx_logging,
     json_body,
-    send_once,
     verdict,
 )
 from monitor.notifiers._render import (
@@ -66,8 +64,6 @@ from monitor.notifiers._render import (
     truncate,
 )
 from monitor.notifiers.base import Delivery, Message, Outcome, Reason, Receiver
-
-log = logging.getLogger(__name__)
 
 OPSGENIE_US = "https://api.opsgenie.com"
 OPSGENIE_EU = "https://api.eu.opsgenie.com"
@@ -201,10 +197,10 @@ def _details(message: Message, link: str | None) -> dict[str, str]:
     return details
 
 
-class OpsgenieNotifier:
+class OpsgenieNotifier(HttpNotifier):
     """Creates and closes alerts through one Opsgenie (or JSM) API integration."""
 
-    sends_resolved = True
+    config: OpsgenieConfig
 
     def __init__(
         self,
@@ -213,24 +209,8 @@ class OpsgenieNotifier:
         name: str = "opsgenie",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.name = name
-        self._clock = clock
-        self._secrets = (config.api_key.get_secret_value(),)
-        guard_httpx_logging()
-
-    def send(self, message: Message, client: httpx.Client) -> Delivery:
-        """One POST (create or close); the verdict of Opsgenie's answer."""
-        return send_once(
-            self.name,
-            log,
-            message,
-            client,
-            prepare=self._request,
-            judge=self._verdict,
-            timeout=self.config.timeout_s,
-            secrets=self._secrets,
-        )
+        secrets = (config.api_key.get_secret_value(),)
+        super().__init__(config, name=name, secrets=secrets, clock=clock)
 
     def _request(self, message: Message) -> Request:
         headers = {**JSON_HEADERS, "Authorization": f"GenieKey {self._secrets[0]}"}

@@ -18,7 +18,6 @@ A resolve carries only {routing_key, dedup_key, event_action}.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pydantic import SecretStr
 from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
+    HttpNotifier,
     NotifierConfigError,
     Request,
     check_secret,
@@ -37,9 +37,7 @@ from monitor.notifiers._http import (
     check_timeout,
     check_url,
     excerpt,
-    guard_httpx_logging,
     json_body,
-    send_once,
     verdict,
 )
 from monitor.notifiers._render import (
@@ -53,8 +51,6 @@ from monitor.notifiers._render import (
     truncate,
 )
 from monitor.notifiers.base import Delivery, Message, Receiver
-
-log = logging.getLogger(__name__)
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 ROUTING_KEY_LENGTH = 32
@@ -143,10 +139,10 @@ def render(message: Message, config: PagerDutyConfig) -> dict[str, Any]:
     return body
 
 
-class PagerDutyNotifier:
+class PagerDutyNotifier(HttpNotifier):
     """Sends Events API v2 events to one PagerDuty integration."""
 
-    sends_resolved = True
+    config: PagerDutyConfig
 
     def __init__(
         self,
@@ -155,24 +151,8 @@ class PagerDutyNotifier:
         name: str = "pagerduty",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.name = name
-        self._clock = clock
-        self._secrets = (config.routing_key.get_secret_value(),)
-        guard_httpx_logging()
-
-    def send(self, message: Message, client: httpx.Client) -> Delivery:
-        """One POST of the event; the verdict of PagerDuty's answer."""
-        return send_once(
-            self.name,
-            log,
-            message,
-            client,
-            prepare=self._request,
-            judge=self._verdict,
-            timeout=self.config.timeout_s,
-            secrets=self._secrets,
-        )
+        secrets = (config.routing_key.get_secret_value(),)
+        super().__init__(config, name=name, secrets=secrets, clock=clock)
 
     def _request(self, message: Message) -> Request:
         return Request(self.config.url, dumps(render(message, self.config)), JSON_HEADERS)

@@ -15,7 +15,6 @@ context block at most 10 elements. `text` is always sent: notifications show it.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,14 +26,13 @@ from pydantic import SecretStr
 from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
+    HttpNotifier,
     Request,
     check_secret,
     check_timeout,
     check_url,
     excerpt,
-    guard_httpx_logging,
     json_body,
-    send_once,
     url_secrets,
     verdict,
 )
@@ -50,8 +48,6 @@ from monitor.notifiers._render import (
     width,
 )
 from monitor.notifiers.base import Delivery, Message, Outcome, Reason, Receiver
-
-log = logging.getLogger(__name__)
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -170,31 +166,17 @@ def _context(message: Message, started: str) -> list[dict[str, str]]:
     return [{"type": "mrkdwn", "text": mrkdwn(line, FIELD_MAX)} for line in lines[:CONTEXT_MAX]]
 
 
-class SlackNotifier:
+class SlackNotifier(HttpNotifier):
     """Posts Block Kit messages to one Slack incoming webhook."""
+
+    config: SlackConfig
 
     def __init__(
         self, config: SlackConfig, *, name: str = "slack", clock: Callable[[], float] = time.time
     ) -> None:
-        self.config = config
-        self.name = name
+        secrets = url_secrets(config.webhook_url.get_secret_value())
+        super().__init__(config, name=name, secrets=secrets, clock=clock)
         self.sends_resolved = config.send_resolved
-        self._clock = clock
-        self._secrets = url_secrets(config.webhook_url.get_secret_value())
-        guard_httpx_logging()
-
-    def send(self, message: Message, client: httpx.Client) -> Delivery:
-        """One POST of the rendered message; the verdict of Slack's answer."""
-        return send_once(
-            self.name,
-            log,
-            message,
-            client,
-            prepare=self._request,
-            judge=self._verdict,
-            timeout=self.config.timeout_s,
-            secrets=self._secrets,
-        )
 
     def _request(self, message: Message) -> Request:
         url = self.config.webhook_url.get_secret_value()

@@ -28,7 +28,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from pydantic import SecretStr
 from monitor.core.settings import Settings
 from monitor.notifiers._http import (
     JSON_HEADERS,
+    HttpNotifier,
     NotifierConfigError,
     Request,
     check_secret,
@@ -47,8 +47,6 @@ from monitor.notifiers._http import (
     check_timeout,
     check_url,
     excerpt,
-    guard_httpx_logging,
-    send_once,
     url_secrets,
     verdict,
 )
@@ -63,8 +61,6 @@ from monitor.notifiers._render import (
     summary_of,
 )
 from monitor.notifiers.base import Delivery, Message, Receiver
-
-log = logging.getLogger(__name__)
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: Alertmanager's endsAt while firing
 SECRET_PREFIX = "whsec_"
@@ -187,10 +183,10 @@ def _annotations(message: Message) -> dict[str, str]:
     return annotations
 
 
-class WebhookNotifier:
+class WebhookNotifier(HttpNotifier):
     """POSTs Alertmanager-style JSON to one URL, signed when a secret is set."""
 
-    sends_resolved = True
+    config: WebhookConfig
 
     def __init__(
         self,
@@ -199,26 +195,10 @@ class WebhookNotifier:
         name: str = "webhook",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.name = name
-        self._clock = clock
-        self._key = signing_key(config.secret) if config.secret is not None else None
         secret = config.secret.get_secret_value() if config.secret is not None else ""
-        self._secrets = (*url_secrets(config.url.get_secret_value()), secret)
-        guard_httpx_logging()
-
-    def send(self, message: Message, client: httpx.Client) -> Delivery:
-        """One signed POST; the verdict of the receiver's answer."""
-        return send_once(
-            self.name,
-            log,
-            message,
-            client,
-            prepare=self._request,
-            judge=self._verdict,
-            timeout=self.config.timeout_s,
-            secrets=self._secrets,
-        )
+        secrets = (*url_secrets(config.url.get_secret_value()), secret)
+        super().__init__(config, name=name, secrets=secrets, clock=clock)
+        self._key = signing_key(config.secret) if config.secret is not None else None
 
     def _request(self, message: Message) -> Request:
         body = dumps(render(message, self.config))
