@@ -19,48 +19,22 @@ import os
 import random
 import threading
 import time
-import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import psycopg
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL
 
 from monitor.core.db import partitions
-from monitor.core.db.engine import libpq_dsn, redacted
-from monitor.core.exceptions import DatabaseError, PredictionLogClosed, PredictionLogFull
+from monitor.core.exceptions import PredictionLogClosed, PredictionLogFull
 from monitor.core.settings import Settings
-from monitor.predlog.records import COLUMNS, PredictionRecord, encode
+from monitor.predlog import metrics, sql
+from monitor.predlog.records import PredictionRecord, encode
 from monitor.predlog.spool import Chunk, Spool, SpoolFull, SpoolWriteError
 
 log = logging.getLogger(__name__)
 
-_COLUMN_LIST = ", ".join(COLUMNS)
-_STAGE = "predictions_stage"
-_CREATE_STAGE = f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE predictions) ON COMMIT DELETE ROWS"
-_COPY = f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN"
-_DAYS = f"SELECT DISTINCT (captured_at AT TIME ZONE 'UTC')::date FROM {_STAGE}"
-# Insert the staged rows (a replayed one is skipped), count what was stored per capture
-# hour in the arrivals ledger in the same transaction (the hourly monitor finds late rows
-# by it), and answer the number inserted. Hours in order, so writers lock ledger rows in
-# the same order and never deadlock.
-_INSERT = f"""
-WITH inserted AS (
-    INSERT INTO predictions ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE}
-    ON CONFLICT DO NOTHING RETURNING captured_at
-), ledger AS (
-    INSERT INTO prediction_arrivals (hour, rows, last_arrival)
-    SELECT date_trunc('hour', captured_at, 'UTC'), count(*), now() FROM inserted
-    GROUP BY 1 ORDER BY 1
-    ON CONFLICT (hour) DO UPDATE SET rows = prediction_arrivals.rows + excluded.rows,
-        last_arrival = excluded.last_arrival
-)
-SELECT count(*) FROM inserted
-"""
 _WARN_EVERY_S = 10.0  # rate limit for repeated warnings (overflow, outage)
 # While idle the writer checks the database this often, so `db_up` (/healthz, metrics) is
 # true on a worker with nothing to write, and false soon after the database goes away.
@@ -98,7 +72,7 @@ class PredictionLog:
         self.name = name
         self._probe_interval_s = probe_interval_s
         self._last_check = -math.inf  # the first idle moment probes at once
-        self._dsn = _dsn(url)
+        self._dsn = sql.dsn(url)
         self._settings = settings
         self._batch_rows = settings.log_batch_size
         self._spool = Spool(
@@ -126,7 +100,7 @@ class PredictionLog:
         self._count_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._thread.start()
-        _LIVE.add(self)
+        metrics.LIVE.add(self)
 
     # -- the caller's side -------------------------------------------------------------
 
@@ -222,7 +196,7 @@ class PredictionLog:
             self._thread.join()
         left = self._spool.pending_rows
         self._spool.close()
-        _LIVE.discard(self)
+        metrics.LIVE.discard(self)
         if left:
             log.warning(
                 "prediction log %s closed with %d rows in the spool %s; they are replayed on "
@@ -361,23 +335,23 @@ class PredictionLog:
             keepalives_interval=5,
             keepalives_count=3,
         )
-        conn.execute(_CREATE_STAGE)
+        conn.execute(sql.CREATE_STAGE)
         conn.commit()
         return conn
 
     def _store(self, conn: psycopg.Connection, chunk: Chunk) -> int:
         with conn.cursor() as cur:
-            with cur.copy(_COPY) as copy:
+            with cur.copy(sql.COPY) as copy:
                 copy.write(chunk.data)
             created = self._ensure_partitions(cur)
-            inserted = _count(cur.execute(_INSERT))
+            inserted = sql.count(cur.execute(sql.INSERT))
         conn.commit()
         self._known_days |= created  # only now: a rolled-back CREATE must be made again
         return inserted
 
     def _ensure_partitions(self, cur: psycopg.Cursor) -> set[date]:
         """Create the daily partitions the staged rows need; return the days checked."""
-        days = {day for (day,) in cur.execute(_DAYS)}
+        days = {day for (day,) in cur.execute(sql.DAYS)}
         missing = days - self._known_days
         if missing:
             cur.execute(partitions.LOCK_SQL)
@@ -393,11 +367,11 @@ class PredictionLog:
             for line in chunk.data.splitlines(keepends=True):
                 try:
                     with conn.transaction():
-                        with cur.copy(_COPY) as copy:
+                        with cur.copy(sql.COPY) as copy:
                             copy.write(line)
                         self._ensure_partitions(cur)
-                        inserted += _count(cur.execute(_INSERT))
-                        cur.execute(f"TRUNCATE {_STAGE}")
+                        inserted += sql.count(cur.execute(sql.INSERT))
+                        cur.execute(f"TRUNCATE {sql.STAGE}")
                 except (psycopg.DataError, psycopg.IntegrityError) as error:
                     bad.append((line, _one_line(error)))
         if bad:
@@ -426,81 +400,5 @@ class PredictionLog:
             log.warning(message, *args)
 
 
-def _count(cur: psycopg.Cursor) -> int:
-    row = cur.fetchone()
-    return int(row[0]) if row is not None else 0
-
-
-def _dsn(url: URL | str) -> str:
-    """A libpq connection string from a SQLAlchemy URL or URL string; checked now, so a
-    malformed one fails at start-up instead of being retried as an outage."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-        if parsed.get_backend_name() != "postgresql":
-            raise ValueError(parsed.get_backend_name())
-        dsn = libpq_dsn(parsed)
-        psycopg.conninfo.conninfo_to_dict(dsn)
-    except Exception:
-        shown = redacted(url) if isinstance(url, URL) else "the given URL"
-        raise DatabaseError(
-            f"prediction log: {shown} is not a PostgreSQL URL "
-            "(expected postgresql://user:password@host:port/db)"
-        ) from None
-    return dsn
-
-
 def _one_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-# -- metrics ---------------------------------------------------------------------------
-
-_LIVE: weakref.WeakSet[PredictionLog] = weakref.WeakSet()
-
-
-class _PredictionLogCollector(Collector):
-    """Exposes every live PredictionLog's counts, labelled by its name, at scrape time
-    (so log() pays nothing for metrics)."""
-
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        records = CounterMetricFamily(
-            "beltwatch_predlog_records",
-            "Records offered to log(), by outcome",
-            labels=["log", "outcome"],
-        )
-        rows = CounterMetricFamily(
-            "beltwatch_predlog_rows",
-            "Rows handled by the writer, by outcome",
-            labels=["log", "outcome"],
-        )
-        pending = GaugeMetricFamily(
-            "beltwatch_predlog_pending_rows",
-            "Accepted rows not yet committed (spooled)",
-            labels=["log"],
-        )
-        up = GaugeMetricFamily(
-            "beltwatch_predlog_db_up",
-            "1 if the last write to the database succeeded",
-            labels=["log"],
-        )
-        for plog in list(_LIVE):
-            s = plog.stats()
-            for outcome, value in (
-                ("accepted", s.accepted),
-                ("invalid", s.invalid),
-                ("refused", s.refused),
-                ("dropped", s.dropped),
-            ):
-                records.add_metric([plog.name, outcome], value)
-            for outcome, value in (
-                ("written", s.written),
-                ("duplicate", s.duplicates),
-                ("quarantined", s.quarantined),
-            ):
-                rows.add_metric([plog.name, outcome], value)
-            pending.add_metric([plog.name], s.pending)
-            up.add_metric([plog.name], 1.0 if s.db_up else 0.0)
-        yield from (records, rows, pending, up)
-
-
-REGISTRY.register(_PredictionLogCollector())
