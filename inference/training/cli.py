@@ -65,7 +65,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the training frames.")] = 101,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 2,
 ) -> None:
-    """Train a classifier on synthetic conveyor frames and save a checkpoint."""
+    """Train a classifier on synthetic conveyor frames and save a checkpoint. (Long only by
+    its option declarations: the body builds a TrainConfig and calls train.train.)"""
     from inference.training.train import TrainConfig
     from inference.training.train import train as run
 

@@ -184,6 +184,9 @@ def train(
     """Train per `config`, save the checkpoint to `out`, return it with the history.
 
     `data`/`val_data` (uint8 frames, labels) replace the rendered sets when given (tests).
+    One function on purpose: setup, the batch loop and the epoch loop share their state
+    (net, probe, optimizer, schedule, step counters); split, that state would travel
+    through every call, and the loop reads top-down as it is.
     """
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.torch_seed)

@@ -45,22 +45,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         return unjudged
     assert reference is not None
 
-    signals: dict[str, dict[str, Any]] = {}
-    candidates: list[str] = []
-    for column in FOCUS_COLUMNS:
-        # Log scale: a blur multiplies sharpness, and its hourly medians are skewed.
-        shift = sh.measure_shift(column, window, reference, settings, log=True)
-        if shift is None:
-            continue
-        signal = _focus_signal(shift, settings)
-        signals[column] = signal
-        if signal["abrupt"] or signal["slow"]:
-            candidates.append(column)
-    veil = _veil_signal(window, reference, settings)
-    if veil is not None:
-        signals["veil"] = veil
-        if veil["passes"]:
-            candidates.append(VEIL_COLUMN)
+    signals, candidates = _signals(window, reference, settings)
     if not signals:
         return sh.skipped(
             NAME, window, "warning", "no sharpness or luma columns in the sample or reference"
@@ -78,14 +63,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         "n": window.n,
         "signals": signals,
         "fired_by": ["veil" if c == VEIL_COLUMN else c for c in fired],
-        "thresholds": {
-            "sharpness_drop": settings.lens_sharpness_drop,
-            "control_sigmas": settings.drift_control_sigmas,
-            "slow_min_drop": settings.drift_slow_min_fraction * settings.lens_sharpness_drop,
-            "cusum_k": settings.cusum_k,
-            "cusum_h": settings.cusum_h,
-            "veil_haze": settings.lens_veil_haze,
-        },
+        "thresholds": _thresholds(settings),
     }
     who = sh.label(window.station_id)
     if not fired:
@@ -111,6 +89,41 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         # The confirming run's report: it shows every column that was tested.
         report_html=run.html() if run is not None else None,
     )
+
+
+def _signals(
+    window: Window, reference: Reference, settings: Settings
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Every focus column's and the veil's signal, and the columns that pass their effect
+    size (the candidates the drift test confirms)."""
+    signals: dict[str, dict[str, Any]] = {}
+    candidates: list[str] = []
+    for column in FOCUS_COLUMNS:
+        # Log scale: a blur multiplies sharpness, and its hourly medians are skewed.
+        shift = sh.measure_shift(column, window, reference, settings, log=True)
+        if shift is None:
+            continue
+        signal = _focus_signal(shift, settings)
+        signals[column] = signal
+        if signal["abrupt"] or signal["slow"]:
+            candidates.append(column)
+    veil = _veil_signal(window, reference, settings)
+    if veil is not None:
+        signals["veil"] = veil
+        if veil["passes"]:
+            candidates.append(VEIL_COLUMN)
+    return signals, candidates
+
+
+def _thresholds(settings: Settings) -> dict[str, float]:
+    return {
+        "sharpness_drop": settings.lens_sharpness_drop,
+        "control_sigmas": settings.drift_control_sigmas,
+        "slow_min_drop": settings.drift_slow_min_fraction * settings.lens_sharpness_drop,
+        "cusum_k": settings.cusum_k,
+        "cusum_h": settings.cusum_h,
+        "veil_haze": settings.lens_veil_haze,
+    }
 
 
 def _focus_signal(shift: sh.Shift, settings: Settings) -> dict[str, Any]:

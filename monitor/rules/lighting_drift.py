@@ -70,15 +70,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         "n": window.n,
         "signals": signals,
         "fired_by": fired,
-        "thresholds": {
-            "brightness_shift": settings.lighting_brightness_shift,
-            "clipping_increase": settings.lighting_clipping_increase,
-            "control_sigmas": settings.drift_control_sigmas,
-            "slow_min_shift": settings.drift_slow_min_fraction * settings.lighting_brightness_shift,
-            "cusum_k": settings.cusum_k,
-            "cusum_h": settings.cusum_h,
-            "veil_haze_attribution": settings.lens_veil_haze / 2,
-        },
+        "thresholds": _thresholds(settings),
     }
     who = sh.label(window.station_id)
     if not fired:
@@ -106,6 +98,18 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         # The confirming run's report: it shows every column that was tested.
         report_html=run.html() if run is not None else None,
     )
+
+
+def _thresholds(settings: Settings) -> dict[str, float]:
+    return {
+        "brightness_shift": settings.lighting_brightness_shift,
+        "clipping_increase": settings.lighting_clipping_increase,
+        "control_sigmas": settings.drift_control_sigmas,
+        "slow_min_shift": settings.drift_slow_min_fraction * settings.lighting_brightness_shift,
+        "cusum_k": settings.cusum_k,
+        "cusum_h": settings.cusum_h,
+        "veil_haze_attribution": settings.lens_veil_haze / 2,
+    }
 
 
 def _brightness_signal(
