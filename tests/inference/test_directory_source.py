@@ -17,11 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_worker import png
 
+from inference.capture import CaptureWindow
 from inference.classifier import Classifier
 from inference.sources.directory import DirectorySource, FrameNameError, describe
 from inference.worker import Worker
 from monitor.core.db.models import Prediction
 from monitor.predlog import PredictionLog
+
+# The tests' frames are of 2026-11-25: the window's clock stands on that day, whatever the date.
+TODAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+WINDOW = CaptureWindow(retention_days=90, max_skew_s=300, clock=lambda: TODAY)
 
 
 def drop(folder, name: str, data: bytes, *, age_s: float = 5.0) -> None:
@@ -36,7 +41,7 @@ def source(tmp_path, settings, db_url):
     plog = PredictionLog(db_url, settings)
     worker = Worker(Classifier(colour_model(tmp_path)), plog)
     inbox = tmp_path / "inbox"
-    yield DirectorySource(inbox, worker, batch_size=4), plog
+    yield DirectorySource(inbox, worker, window=WINDOW, batch_size=4), plog
     plog.close(timeout=30)
 
 

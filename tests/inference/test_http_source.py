@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -28,6 +29,8 @@ from inference.worker import Worker
 from monitor.core.db.models import Prediction
 from monitor.predlog import PredictionLog
 
+# The tests' frames are of 2026-11-25: the app's clock stands on that day, whatever the date.
+TODAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PARAMS = {"station_id": "dock-2", "parcel_id": "P1", "captured_at": "2026-11-25T08:00:00Z"}
 
 
@@ -42,7 +45,7 @@ def make_client(tmp_path, settings, db_url):
         worker = Worker(
             Classifier(colour_model(tmp_path)), plog, images=ImageStore(tmp_path / "images")
         )
-        client = TestClient(create_app(worker, s, sagemaker=True))
+        client = TestClient(create_app(worker, s, sagemaker=True, clock=lambda: TODAY))
         client.plog = plog  # type: ignore[attr-defined] - for the tests to flush
         return client
 
