@@ -97,6 +97,6 @@ class Throttle:
             self._last[key] = now
             held = self._held.pop(key, 0)
         if held:
-            message += " (%d more like this in the last %.0fs)"
+            message += " (%d more like this in the last %gs)"
             args = (*args, held, self._interval_s)
         self._log.warning(message, *args)
