@@ -153,7 +153,11 @@ def run_http(settings: Settings, *, sagemaker: bool = False, port: int | None = 
         app = create_app(worker, settings, sagemaker=sagemaker)
         bind_port = port or (8080 if sagemaker else settings.worker_port)
         host = "0.0.0.0" if sagemaker else settings.worker_host
-        config = uvicorn.Config(app, host=host, port=bind_port, log_level="warning", lifespan="on")
+        # log_config=None: uvicorn's records go through the root handlers like every other
+        # (one format, and the secret filter built_worker installed on them).
+        config = uvicorn.Config(
+            app, host=host, port=bind_port, log_level="warning", lifespan="on", log_config=None
+        )
         log.info("HTTP source on %s:%d", host, bind_port)
         Server(config).run()
 
