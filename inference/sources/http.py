@@ -219,11 +219,37 @@ def _authorised(request: Request, token: str) -> bool:
     return hmac.compare_digest(given, token.encode())
 
 
+def _check_request(request: Request, token: str | None, window: CaptureWindow) -> FrameIn:
+    """Token and parameters, checked before the body is read; the frame without its data."""
+    request.state.attributes = _sagemaker_attributes(request.headers.get(SAGEMAKER_ATTRIBUTES))
+    if token is not None and not _authorised(request, token):
+        raise RequestError(401, "missing or wrong token")
+    return FrameIn(
+        data=b"",
+        station_id=_param(request, "station_id", required=True) or "",
+        parcel_id=_param(request, "parcel_id"),
+        captured_at=_captured_at(request, window),
+    )
+
+
+async def _read_image(request: Request, max_bytes: int, max_pixels: int) -> bytes:
+    """The body, streamed up to `max_bytes`, with an image header within `max_pixels`."""
+    body = await _read_body(request, max_bytes)
+    try:  # a bomb is refused here, before it waits for a decode slot
+        check_header(body, max_pixels=max_pixels)
+    except BadFrame as error:
+        FRAMES_REJECTED.labels(error.reason).inc()
+        raise RequestError(422, str(error), "image") from None
+    return body
+
+
 def create_app(
     worker: Worker, settings: Settings, *, sagemaker: bool = False, clock: Clock | None = None
 ) -> Starlette:
     """The ASGI app; closing the worker's log and diverter is the caller's job. `clock`
-    (default: the system's) is the `now` of the capture-time window."""
+    (default: the system's) is the `now` of the capture-time window. Longer than most
+    functions: the routes are closures over the worker, batcher and settings, a few lines
+    each, and read best together."""
     batcher = MicroBatcher(
         worker, batch_size=settings.worker_batch_size, wait_s=settings.worker_batch_wait_ms / 1000
     )
@@ -232,25 +258,10 @@ def create_app(
     log_health = LogHealth(worker.sink)
 
     def check_request(request: Request) -> FrameIn:
-        """Token and parameters, before the body is read; the frame without its data."""
-        request.state.attributes = _sagemaker_attributes(request.headers.get(SAGEMAKER_ATTRIBUTES))
-        if token is not None and not _authorised(request, token):
-            raise RequestError(401, "missing or wrong token")
-        return FrameIn(
-            data=b"",
-            station_id=_param(request, "station_id", required=True) or "",
-            parcel_id=_param(request, "parcel_id"),
-            captured_at=_captured_at(request, window),
-        )
+        return _check_request(request, token, window)
 
     async def read_image(request: Request) -> bytes:
-        body = await _read_body(request, settings.worker_max_image_bytes)
-        try:  # a bomb is refused here, before it waits for a decode slot
-            check_header(body, max_pixels=worker.max_pixels)
-        except BadFrame as error:
-            FRAMES_REJECTED.labels(error.reason).inc()
-            raise RequestError(422, str(error), "image") from None
-        return body
+        return await _read_image(request, settings.worker_max_image_bytes, worker.max_pixels)
 
     async def predict(request: Request) -> JSONResponse:
         received = time.perf_counter()
