@@ -39,6 +39,15 @@ def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Wor
     """A worker with its model, prediction log, image store and diverter; closed on exit.
     While it lives, no log line shows a secret setting (httpx logs the divert URL in full)."""
     secret_filter = install_secret_filter(_secret_values(settings))
+    try:
+        with _worker_parts(settings, with_model=with_model) as worker:
+            yield worker
+    finally:
+        remove_secret_filter(secret_filter)
+
+
+@contextmanager
+def _worker_parts(settings: Settings, *, with_model: bool) -> Iterator[Worker]:
     classifier = None
     if with_model:
         classifier = Classifier(settings.model_path, intra_op_threads=settings.inference_threads)
@@ -77,7 +86,6 @@ def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Wor
                 "some predictions wait in the spool %s for the next start",
                 settings.effective_spool_dir,
             )
-        remove_secret_filter(secret_filter)
 
 
 def _secret_values(settings: Settings) -> list[str]:
