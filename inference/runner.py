@@ -80,6 +80,7 @@ def _worker_parts(settings: Settings, *, with_model: bool) -> Iterator[Worker]:
         yield worker
     finally:
         stop_pruning.set()
+        worker.close()
         diverter.close()
         if not plog.close(timeout=FLUSH_TIMEOUT_S):
             log.warning(
