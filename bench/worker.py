@@ -2,6 +2,7 @@
 baseline, in one run.
 
     python bench/worker.py [--frames 2000] [--baseline-frames 500] [--model PATH] [--url ...]
+    python bench/worker.py --hostile [--repo PATH] [--url ...]
 
 Frames: synthetic conveyor frames (inference.training.synth) at 1280x960, JPEG quality 90.
 Model: --model, else the shipped default (BELTWATCH_MODEL_PATH's default), else a
@@ -15,6 +16,10 @@ beltwatch:  OpenCV decode -> one chain of halvings + INTER_LINEAR to the 224 sta
             COPY in a thread)
 baseline:   Pillow decode -> Pillow resize -> numpy float statistics -> same model ->
             one ORM insert + commit per prediction
+--hostile:  a real worker process (`beltwatch worker http`, run from --repo, so another
+            checkout's worker can be compared) under the clients of issue 10: its peak RSS
+            (VmHWM) under concurrent decompression bombs and large frames and under a
+            300 MiB chunked upload, and the size of /metrics after 3,000 station ids.
 """
 
 from __future__ import annotations
@@ -23,14 +28,20 @@ import argparse
 import dataclasses
 import io
 import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import psycopg
 from PIL import Image
@@ -211,6 +222,130 @@ def report(name: str, t: Timer) -> float:
     return total
 
 
+# -- hostile clients (issue 10) ---------------------------------------------------------
+
+_LOG_PARAMS = {
+    "station_id": "dock-1",
+    "predicted_class": "minor",
+    "p_undamaged": "0.2",
+    "p_minor": "0.7",
+    "p_critical": "0.1",
+    "model_version": "endpoint-3",
+}
+
+
+def zero_png(width: int, height: int, *, bit_depth: int, colour_type: int) -> bytes:
+    """An all-zero PNG, compressed row by row: tiny on the wire, huge once decoded."""
+    channels = {0: 1, 2: 3, 6: 4}[colour_type]
+    row = b"\x00" * (1 + width * channels * bit_depth // 8)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    ihdr += bytes([bit_depth, colour_type, 0, 0, 0])
+    chunks = [(b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        len(d).to_bytes(4, "big") + k + d + zlib.crc32(k + d).to_bytes(4, "big") for k, d in chunks
+    )
+
+
+class WorkerProcess:
+    """`python -m monitor.cli worker http`, run from `repo`, on a free port."""
+
+    def __init__(self, repo: Path, url: str, data_dir: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("BELTWATCH_")},
+            "BELTWATCH_DATABASE_URL": url,
+            "BELTWATCH_DATA_DIR": str(data_dir),
+            "BELTWATCH_WORKER_PORT": str(port),
+        }
+        command = [sys.executable, "-m", "monitor.cli", "worker", "http"]
+        self.process = subprocess.Popen(command, cwd=repo, env=env, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                if httpx.get(f"{self.base}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("the worker did not start")
+
+    def mb(self, field: str) -> float:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            line = next(line for line in status if line.startswith(field + ":"))
+        return int(line.split()[1]) / 1024
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+
+
+def _flood(worker: WorkerProcess, bodies: list[bytes]) -> str:
+    def post(body: bytes) -> int:
+        url = f"{worker.base}/v1/log"
+        try:
+            return httpx.post(url, params=_LOG_PARAMS, content=body, timeout=300).status_code
+        except httpx.TransportError:
+            return 0  # the worker went away (killed for memory)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(post, bodies))
+    return ", ".join(f"{answers.count(c)}x {c}" for c in sorted(set(answers)))
+
+
+def _chunked(worker: WorkerProcess) -> str:
+    def body() -> Iterator[bytes]:
+        chunk = b"\xff\xd8\xff" + bytes(1024 * 1024 - 3)
+        for _ in range(300):
+            yield chunk
+
+    try:
+        url = f"{worker.base}/v1/predict"
+        response = httpx.post(url, params={"station_id": "d"}, content=body(), timeout=120)
+        return str(response.status_code)
+    except httpx.TransportError as error:
+        return type(error).__name__
+
+
+def _metrics_size(worker: WorkerProcess, stations: int) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(buffer, "PNG")
+    image = buffer.getvalue()
+
+    def predict(i: int) -> int:
+        url = f"{worker.base}/v1/predict"
+        return httpx.post(url, params={"station_id": f"st-{i:05d}"}, content=image).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(predict, range(stations)))
+    exposed = httpx.get(f"{worker.base}/metrics").text
+    series = exposed.count("beltwatch_predictions_total{")
+    return f"{len(exposed) / 1e6:.2f} MB, {series} prediction series ({answers.count(200)} ok)"
+
+
+def run_hostile(repo: Path, url: str, tmp: Path) -> None:
+    """Each scenario against a fresh worker process; prints its peak RSS or /metrics size."""
+    bomb = zero_png(7270, 5450, bit_depth=16, colour_type=6)  # 39.6 Mpx in ~300 KB
+    large = zero_png(6000, 4100, bit_depth=8, colour_type=2)  # 24.6 Mpx, under the cap
+    print(f"worker from {repo}; {os.cpu_count()} CPUs; bomb {len(bomb) / 1024:.0f} KiB")
+    scenarios: list[tuple[str, Callable[[WorkerProcess], str]]] = [
+        ("12 concurrent bombs on /v1/log", lambda w: _flood(w, [bomb] * 12)),
+        ("50 concurrent: 25 bombs + 25 24.6 Mpx frames", lambda w: _flood(w, [bomb, large] * 25)),
+        ("one 300 MiB chunked upload", _chunked),
+        ("3000 station ids, then GET /metrics", lambda w: _metrics_size(w, 3000)),
+    ]
+    for n, (name, scenario) in enumerate(scenarios):
+        worker = WorkerProcess(repo, url, tmp / f"data{n}")
+        try:
+            idle = worker.mb("VmRSS")
+            answers = scenario(worker)
+            print(f"{name}: idle {idle:.0f} MB, peak {worker.mb('VmHWM'):.0f} MB; {answers}")
+        finally:
+            worker.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=2000)
@@ -222,13 +357,16 @@ def main() -> None:
         help="Use a ResNet-18-sized model (random weights) instead.",
     )
     parser.add_argument("--url", default=os.environ.get("BELTWATCH_DATABASE_URL"))
+    parser.add_argument("--hostile", action="store_true", help="Hostile clients (issue 10).")
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="Checkout whose worker --hostile runs (default: this one).",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or load_settings().model_path
-        if args.resnet18 or not model.is_file():
-            model = resnet18_model(Path(tmp))
-        clf = Classifier(model, intra_op_threads=2)
         server = make_url(args.url) if args.url else make_url(start_embedded(Path(tmp) / "pg"))
         name = f"bw_bench_{uuid.uuid4().hex[:8]}"
         create_database(libpq_dsn(server), name)
@@ -236,6 +374,13 @@ def main() -> None:
         engine = make_engine(url)
         try:
             migrate.upgrade(engine)
+            if args.hostile:
+                run_hostile(args.repo, url.render_as_string(hide_password=False), Path(tmp))
+                return
+            model = args.model or load_settings().model_path
+            if args.resnet18 or not model.is_file():
+                model = resnet18_model(Path(tmp))
+            clf = Classifier(model, intra_op_threads=2)
             frames = jpeg_frames(40)
             kib = np.mean([len(f) for f in frames]) / 1024
             print(

@@ -29,7 +29,10 @@ import numpy as np
 
 from inference.exceptions import BadFrame
 
-DEFAULT_MAX_PIXELS = 40_000_000  # ~ a 7300x5500 frame; far above any belt camera
+# 25 Mpx: above the largest belt cameras (6000x4000 = 24 Mpx). Decoding costs about 3 bytes
+# a pixel plus the halvings (a 25 Mpx frame ~ 100 MB while in hand), whatever the file size:
+# a 300 KB all-zero PNG can declare 40 Mpx.
+DEFAULT_MAX_PIXELS = 25_000_000
 EXPECTED_FORMATS = "a JPEG, PNG, BMP or WebP file"
 
 # JPEG start-of-frame markers carrying the dimensions (C4 DHT, C8 JPG and CC DAC are not).
@@ -41,7 +44,7 @@ _JPEG_SOF = frozenset(
 _BMP_FIXED_SIZE = frozenset({0, 3, 6})
 
 
-class _Header(NamedTuple):
+class Header(NamedTuple):
     width: int
     height: int
     complete: bool  # the data reaches the end of the image
@@ -51,10 +54,27 @@ def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode JPEG, PNG, BMP or WebP bytes to an HxWx3 uint8 RGB array (EXIF orientation
     applied, alpha dropped); raise BadFrame if the data is empty, unsupported, too large,
     truncated or corrupt."""
-    if not data:
-        raise BadFrame("empty", f"no bytes; expected {EXPECTED_FORMATS}")
     if not isinstance(data, bytes):
         data = bytes(data)  # bytearray or memoryview: the parsers need bytes.rfind
+    fmt, header = check_header(data, max_pixels=max_pixels)
+    try:
+        rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+    except cv2.error as exc:
+        raise BadFrame("corrupt", f"OpenCV could not decode the {fmt} data: {exc.err}") from exc
+    if rgb is None:
+        raise BadFrame(
+            "corrupt",
+            f"OpenCV could not decode the {fmt} data ({len(data):,} bytes, header "
+            f"{header.width}x{header.height}); expected a valid {fmt} file",
+        )
+    return rgb
+
+
+def check_header(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, Header]:
+    """The format and header of image bytes, read without decoding a pixel; raise BadFrame
+    if the data is empty, unsupported, declares too many pixels or is cut short."""
+    if not data:
+        raise BadFrame("empty", f"no bytes; expected {EXPECTED_FORMATS}")
     fmt, read_header = _sniff(data)
     header = read_header(data)
     if header.width <= 0 or header.height <= 0:
@@ -75,17 +95,7 @@ def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
             f"{fmt} data ({len(data):,} bytes) ends before the image does; "
             "expected a complete file (was the upload or the write cut short?)",
         )
-    try:
-        rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
-    except cv2.error as exc:
-        raise BadFrame("corrupt", f"OpenCV could not decode the {fmt} data: {exc.err}") from exc
-    if rgb is None:
-        raise BadFrame(
-            "corrupt",
-            f"OpenCV could not decode the {fmt} data ({len(data):,} bytes, header "
-            f"{header.width}x{header.height}); expected a valid {fmt} file",
-        )
-    return rgb
+    return fmt, header
 
 
 def check_frame(arr: np.ndarray) -> np.ndarray:
@@ -188,7 +198,7 @@ def downscale(
     return Downscaled(squares, reduced)
 
 
-def _sniff(data: bytes) -> tuple[str, Callable[[bytes], _Header]]:
+def _sniff(data: bytes) -> tuple[str, Callable[[bytes], Header]]:
     if data[:3] == b"\xff\xd8\xff":
         return "JPEG", _jpeg_header
     if data[:8] == b"\x89PNG\r\n\x1a\n":
@@ -211,7 +221,7 @@ def _short(fmt: str, data: bytes) -> BadFrame:
     )
 
 
-def _jpeg_header(data: bytes) -> _Header:
+def _jpeg_header(data: bytes) -> Header:
     # Walk the marker segments up to the first scan (SOS); the entropy-coded data after it
     # cannot contain FF D9 (0xFF is stuffed as FF 00), so an EOI after SOS means "whole".
     n, i, size = len(data), 2, None
@@ -245,21 +255,21 @@ def _jpeg_header(data: bytes) -> _Header:
             if size is None:
                 raise BadFrame("corrupt", "JPEG scan data comes before any frame header (SOF)")
             # rfind: the EOI is normally the last two bytes, so this is O(1) on a whole file.
-            return _Header(*size, complete=data.rfind(b"\xff\xd9") > i)
+            return Header(*size, complete=data.rfind(b"\xff\xd9") > i)
         i += length
 
 
-def _png_header(data: bytes) -> _Header:
+def _png_header(data: bytes) -> Header:
     if len(data) < 24:
         raise _short("PNG", data)
     if data[12:16] != b"IHDR":
         raise BadFrame("corrupt", "PNG does not start with an IHDR chunk")
     width = int.from_bytes(data[16:20], "big")
     height = int.from_bytes(data[20:24], "big")
-    return _Header(width, height, complete=data.rfind(b"IEND", 33) != -1)
+    return Header(width, height, complete=data.rfind(b"IEND", 33) != -1)
 
 
-def _webp_header(data: bytes) -> _Header:
+def _webp_header(data: bytes) -> Header:
     if len(data) < 30:
         raise _short("WebP", data)
     riff_end = 8 + int.from_bytes(data[4:8], "little")
@@ -280,10 +290,10 @@ def _webp_header(data: bytes) -> _Header:
         height = int.from_bytes(data[27:30], "little") + 1
     else:
         raise BadFrame("corrupt", f"WebP has an unknown first chunk {chunk!r}")
-    return _Header(width, height, complete=len(data) >= riff_end)
+    return Header(width, height, complete=len(data) >= riff_end)
 
 
-def _bmp_header(data: bytes) -> _Header:
+def _bmp_header(data: bytes) -> Header:
     if len(data) < 26:
         raise _short("BMP", data)
     pixel_offset = int.from_bytes(data[10:14], "little")
@@ -306,4 +316,4 @@ def _bmp_header(data: bytes) -> _Header:
     if compression in _BMP_FIXED_SIZE and width > 0:
         row_bytes = (width * bits + 31) // 32 * 4  # rows are padded to 4 bytes
         complete = len(data) >= pixel_offset + row_bytes * height
-    return _Header(width, height, complete)
+    return Header(width, height, complete)

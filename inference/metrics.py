@@ -3,10 +3,16 @@ including its queue depth and spooled rows)."""
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import Counter, Histogram
 
 PREDICTIONS = Counter(
     "beltwatch_predictions", "Predictions made, by station and class", ["station", "class"]
+)
+STATION_OVERFLOW = Counter(
+    "beltwatch_station_label_overflow",
+    'Predictions counted under station="other": `metrics_max_stations` ids were labelled',
 )
 FRAMES_REJECTED = Counter(
     "beltwatch_frames_rejected", "Frames refused before the model, by reason", ["reason"]
@@ -24,3 +30,30 @@ FRAME_SECONDS = Histogram(
 DIVERTS = Counter(
     "beltwatch_divert_requests", "Divert calls to the PLC gateway, by outcome", ["outcome"]
 )
+
+OTHER_STATION = "other"
+
+
+class StationLabels:
+    """The `station` label of a prediction: its id for the first `limit` ids seen, "other"
+    after. Station ids come from clients; each new one is a new series in /metrics, so
+    without a cap a client inventing ids grows the worker's memory and every scrape."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    def label(self, station_id: str) -> str:
+        if station_id in self._known:
+            return station_id
+        with self._lock:
+            if station_id in self._known or len(self._known) < self.limit:
+                self._known.add(station_id)
+                return station_id
+        STATION_OVERFLOW.inc()
+        return OTHER_STATION
+
+    def count_prediction(self, station_id: str, predicted_class: str) -> None:
+        """Count one prediction under its station's label."""
+        PREDICTIONS.labels(self.label(station_id), predicted_class).inc()

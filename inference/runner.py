@@ -16,9 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 from inference.actions import Diverter, ImageStore
+from inference.capture import CaptureWindow
 from inference.classifier import Classifier
+from inference.logsafe import install_secret_filter, remove_secret_filter
 from inference.worker import Worker
 from monitor.core.db.engine import database_url
 from monitor.core.settings import Settings
@@ -31,7 +36,18 @@ FLUSH_TIMEOUT_S = 30.0  # at shutdown; what is left waits in the spool for the n
 
 @contextmanager
 def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Worker]:
-    """A worker with its model, prediction log, image store and diverter; closed on exit."""
+    """A worker with its model, prediction log, image store and diverter; closed on exit.
+    While it lives, no log line shows a secret setting (httpx logs the divert URL in full)."""
+    secret_filter = install_secret_filter(_secret_values(settings))
+    try:
+        with _worker_parts(settings, with_model=with_model) as worker:
+            yield worker
+    finally:
+        remove_secret_filter(secret_filter)
+
+
+@contextmanager
+def _worker_parts(settings: Settings, *, with_model: bool) -> Iterator[Worker]:
     classifier = None
     if with_model:
         classifier = Classifier(settings.model_path, intra_op_threads=settings.inference_threads)
@@ -44,7 +60,15 @@ def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Wor
     plog = PredictionLog(database_url(settings), settings, name="worker")
     diverter = Diverter(settings.divert_url, timeout_s=settings.divert_timeout_ms / 1000)
     images = ImageStore(settings.effective_image_store_dir)
-    worker = Worker(classifier, plog, images=images, diverter=diverter)
+    worker = Worker(
+        classifier,
+        plog,
+        images=images,
+        diverter=diverter,
+        max_pixels=settings.worker_max_pixels,
+        max_decodes=settings.worker_max_decodes,
+        max_station_labels=settings.metrics_max_stations,
+    )
     stop_pruning = threading.Event()
     threading.Thread(
         target=_prune_hourly,
@@ -56,12 +80,30 @@ def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Wor
         yield worker
     finally:
         stop_pruning.set()
+        worker.close()
         diverter.close()
         if not plog.close(timeout=FLUSH_TIMEOUT_S):
             log.warning(
                 "some predictions wait in the spool %s for the next start",
                 settings.effective_spool_dir,
             )
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    """Every secret setting's value, and the password of each secret URL."""
+    values = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            values.append(secret)
+            try:
+                password = urlsplit(secret).password if "://" in secret else None
+            except ValueError:  # not a URL after all: its whole value is redacted anyway
+                password = None
+            if password:
+                values.append(password)
+    return values
 
 
 def _prune_hourly(images: ImageStore, days: int, stop: threading.Event) -> None:
@@ -120,7 +162,11 @@ def run_http(settings: Settings, *, sagemaker: bool = False, port: int | None = 
         app = create_app(worker, settings, sagemaker=sagemaker)
         bind_port = port or (8080 if sagemaker else settings.worker_port)
         host = "0.0.0.0" if sagemaker else settings.worker_host
-        config = uvicorn.Config(app, host=host, port=bind_port, log_level="warning", lifespan="on")
+        # log_config=None: uvicorn's records go through the root handlers like every other
+        # (one format, and the secret filter built_worker installed on them).
+        config = uvicorn.Config(
+            app, host=host, port=bind_port, log_level="warning", lifespan="on", log_config=None
+        )
         log.info("HTTP source on %s:%d", host, bind_port)
         Server(config).run()
 
@@ -133,7 +179,8 @@ def run_directory(settings: Settings, root: Path, *, once: bool = False) -> int:
     if not once:
         stop.install()
     with built_worker(settings) as worker:
-        source = DirectorySource(root, worker, batch_size=settings.worker_batch_size)
+        window = CaptureWindow.from_settings(settings)
+        source = DirectorySource(root, worker, window=window, batch_size=settings.worker_batch_size)
         if once:
             return source.run_once()
         return source.run(stop.event)

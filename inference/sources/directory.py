@@ -10,9 +10,12 @@ Where a frame's facts come from, first match wins:
 Writers should write to a hidden or `.tmp`/`.part` name and rename when done; files younger
 than `settle_s` are left alone too, in case they are still being copied. A processed image
 moves to `done/<UTC date>/`, a refused one to `failed/` beside `<name>.error.txt` saying
-why. Each file's prediction id is derived from its name, size and modification time, so a
-restart after a crash between logging and moving stores no duplicate (a critical parcel's
-divert call may then be repeated: at least once is the safe side for a divert).
+why: any file, whatever its name or content (an impossible date, a name or sidecar that is
+not UTF-8, a capture time outside the retention window), so that one poison file cannot
+stop the folder, on this pass or after a restart. Each file's prediction id is derived
+from its name, size and modification time, so a restart after a crash between logging and
+moving stores no duplicate (a critical parcel's divert call may then be repeated: at least
+once is the safe side for a divert).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from inference.capture import CaptureWindow
+from inference.logsafe import Throttle, shown
 from inference.worker import FrameIn, Outcome, Worker
-from monitor.core.exceptions import BeltwatchError, PredictionLogFull
+from monitor.core.exceptions import BeltwatchError, InvalidRecord, PredictionLogFull
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +59,38 @@ def _parse_time(text: str) -> datetime:
     match = _TIME.match(text)
     if not match:
         raise FrameNameError(f"not a time of the form 20261125T081530.120Z: {text!r}")
-    stamp = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    try:
+        stamp = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:  # the right shape, an impossible date: month 13, hour 25
+        raise FrameNameError(f"not a valid date and time: {text!r}") from None
     micros = int((match.group(2) or "0").ljust(6, "0"))
     return stamp.replace(microsecond=micros)
 
 
 def describe(path: Path) -> FrameFile:
     """The station, parcel and capture time of an image file (sidecar first, then name)."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:  # os.listdir gives undecodable bytes as surrogates
+        raise FrameNameError(
+            f"{shown(path.name)}: the file name is not UTF-8; name files in UTF-8"
+        ) from None
     stat = path.stat()
     mtime = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC)
     sidecar = path.with_suffix(".json")
     if sidecar.is_file():
         try:
-            facts = json.loads(sidecar.read_text())
+            facts = json.loads(sidecar.read_text(encoding="utf-8"))
             station = facts["station_id"]
             parcel = facts.get("parcel_id")
             raw_time = facts.get("captured_at")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            # ValueError covers bad JSON and bytes that are not UTF-8.
             raise FrameNameError(
                 f"sidecar {sidecar.name} unreadable or without station_id: {error}"
             ) from None
+        if not isinstance(station, str) or not isinstance(parcel, str | None):
+            raise FrameNameError(f"sidecar {sidecar.name}: station_id and parcel_id are text")
         try:
             captured = (
                 datetime.fromisoformat(raw_time.replace("Z", "+00:00")) if raw_time else mtime
@@ -112,12 +129,15 @@ class DirectorySource:
         root: Path,
         worker: Worker,
         *,
+        window: CaptureWindow,
         batch_size: int = 8,
         settle_s: float = 1.0,
         poll_interval_s: float = 0.2,
     ) -> None:
         self.root = root
         self.worker = worker
+        self.window = window
+        self._throttle = Throttle(log)
         self.batch_size = batch_size
         self.settle_s = settle_s
         self.poll_interval_s = poll_interval_s
@@ -138,7 +158,10 @@ class DirectorySource:
                 or not path.is_file()
             ):
                 continue
-            mtime = path.stat().st_mtime
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # taken away meanwhile
             if now - mtime >= self.settle_s:
                 candidates.append((mtime, name, path))
         return [path for _, _, path in sorted(candidates)]
@@ -156,9 +179,9 @@ class DirectorySource:
         handled = 0
         while not stop.is_set():
             files = self.ready()[: self.batch_size]
-            if files:
-                handled += self._process(files)
-            else:
+            moved = self._process(files) if files else 0
+            handled += moved
+            if not moved:  # nothing new, or files held back while the log is full
                 stop.wait(self.poll_interval_s)
         return handled
 
@@ -168,13 +191,16 @@ class DirectorySource:
         for path in paths:
             try:
                 info = describe(path)
+                self.window.check(info.captured_at)
                 data = path.read_bytes()
-            except FrameNameError as error:
-                self._fail(path, str(error))
-                handled += 1
-                continue
             except FileNotFoundError:
                 continue  # taken away meanwhile
+            except (FrameNameError, InvalidRecord) as error:
+                handled += self._fail(path, str(error))
+                continue
+            except Exception as error:  # whatever a file holds, it must not stop the folder
+                handled += self._fail(path, f"could not be read: {type(error).__name__}: {error}")
+                continue
             frames.append(
                 FrameIn(
                     data=data,
@@ -198,16 +224,31 @@ class DirectorySource:
             self._move(info.path, target)
             return 1
         if isinstance(outcome.error, PredictionLogFull):
-            log.warning("%s: prediction log full; will retry", info.path.name)
+            self._throttle.warning(
+                "full", "%s: prediction log full; will retry", shown(info.path.name)
+            )
             return 0  # stays in place, tried again on the next pass
-        self._fail(info.path, str(outcome.error))
-        return 1
+        return self._fail(info.path, str(outcome.error))
 
-    def _fail(self, path: Path, reason: str) -> None:
-        log.warning("%s: moved to failed/: %s", path.name, reason)
-        moved = self._move(path, self.failed_dir)
+    def _fail(self, path: Path, reason: str) -> int:
+        """Move `path` to failed/ with a note saying why; 1 if moved, 0 if it could not be."""
+        self._throttle.warning(
+            "failed", "%s: moved to failed/: %s", shown(path.name), shown(reason)
+        )
+        try:
+            moved = self._move(path, self.failed_dir)
+        except FileNotFoundError:
+            return 0
+        except OSError as error:  # a read-only folder: nothing to do but say so
+            self._throttle.warning("move", "%s: cannot move: %s", shown(path.name), error)
+            return 0
         # The reason is written after the move: a crash between the two only loses the note.
-        moved.with_name(moved.name + ".error.txt").write_text(reason + "\n")
+        note = moved.with_name(moved.name + ".error.txt")
+        try:
+            note.write_text(reason + "\n", encoding="utf-8", errors="backslashreplace")
+        except OSError as error:  # a name at the length limit has no room for the suffix
+            log.warning("%s: reason not written: %s", shown(moved.name), error)
+        return 1
 
     def _move(self, path: Path, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

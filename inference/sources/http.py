@@ -11,8 +11,13 @@ SageMaker inference-container contract (`--sagemaker`, port 8080):
     GET  /ping
 
 Concurrent requests are micro-batched: a frame waits at most `worker_batch_wait_ms` for
-others to share a model run of up to `worker_batch_size`. A bearer token (if set) guards
-/v1/predict and /v1/log; /invocations is guarded by SageMaker's own authentication.
+others to share a model run of up to `worker_batch_size`. A token (if set) guards every
+route that takes an image, /invocations too (bound to 0.0.0.0): `Authorization: Bearer T`,
+or `token=T` in the SageMaker custom attributes, the one header SageMaker passes through.
+
+Before any work, a request is checked cheaply: token, parameters (a capture time outside
+the retention window is refused, see capture.py), the body read as a stream that stops at
+`worker_max_image_bytes`, and the image header (format, pixel count).
 """
 
 from __future__ import annotations
@@ -23,17 +28,21 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from inference.capture import CaptureWindow, Clock
 from inference.exceptions import BadFrame
+from inference.frames import check_header
+from inference.health import LogHealth
+from inference.metrics import FRAMES_REJECTED
 from inference.worker import FrameIn, Outcome, Prediction, Worker
 from monitor.core.exceptions import BeltwatchError, InvalidRecord, PredictionLogFull
 from monitor.core.settings import Settings
@@ -126,10 +135,10 @@ def _float(request: Request, name: str, *, required: bool = True) -> float | Non
         raise RequestError(400, f"{name} must be a number, got {raw!r}", name) from None
 
 
-def _captured_at(request: Request) -> datetime:
+def _captured_at(request: Request, window: CaptureWindow) -> datetime:
     raw = _param(request, "captured_at")
     if raw is None:
-        return datetime.now(UTC)
+        return window.clock()
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -138,7 +147,31 @@ def _captured_at(request: Request) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise RequestError(400, "captured_at needs a time zone (e.g. ...Z)", "captured_at")
-    return value
+    try:
+        return window.check(value)
+    except InvalidRecord as error:
+        raise RequestError(400, str(error), "captured_at") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, read as it arrives and refused (413) as soon as it passes `limit`:
+    a chunked upload declares no length, so the declared one cannot be the only check."""
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise RequestError(413, f"image larger than {limit} bytes", "image")
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"image larger than {limit} bytes", "image")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody is left to answer; not a server error (no traceback in the log).
+        log.info("client disconnected after %d bytes of the image", size)
+        raise RequestError(400, "client disconnected before the image was sent", "image") from None
+    if not size:
+        raise RequestError(400, "empty body: send the image bytes", "image")
+    return b"".join(chunks)
 
 
 def _sagemaker_attributes(header: str | None) -> dict[str, str]:
@@ -171,54 +204,76 @@ def _raise_for(outcome: Outcome) -> None:
     if isinstance(error, InvalidRecord):
         raise RequestError(400, str(error), error.field)
     if isinstance(error, PredictionLogFull):
-        raise RequestError(503, f"{error}; retry later")
+        # Not acknowledged (a 200 promises the row is stored), but acted on: a critical
+        # parcel was diverted all the same (worker.py).
+        raise RequestError(503, f"{error}; retry later (action taken: {outcome.action})")
 
 
-def create_app(worker: Worker, settings: Settings, *, sagemaker: bool = False) -> Starlette:
-    """The ASGI app; closing the worker's log and diverter is the caller's job."""
+def _authorised(request: Request, token: str) -> bool:
+    """A bearer token, or `token=` in the SageMaker custom attributes (SageMaker forwards
+    that header from InvokeEndpoint's CustomAttributes, and no Authorization header)."""
+    bearer = request.headers.get("authorization", "").encode()
+    if hmac.compare_digest(bearer, f"Bearer {token}".encode()):
+        return True
+    given = request.state.attributes.get("token", "").encode()
+    return hmac.compare_digest(given, token.encode())
+
+
+def _check_request(request: Request, token: str | None, window: CaptureWindow) -> FrameIn:
+    """Token and parameters, checked before the body is read; the frame without its data."""
+    request.state.attributes = _sagemaker_attributes(request.headers.get(SAGEMAKER_ATTRIBUTES))
+    if token is not None and not _authorised(request, token):
+        raise RequestError(401, "missing or wrong token")
+    return FrameIn(
+        data=b"",
+        station_id=_param(request, "station_id", required=True) or "",
+        parcel_id=_param(request, "parcel_id"),
+        captured_at=_captured_at(request, window),
+    )
+
+
+async def _read_image(request: Request, max_bytes: int, max_pixels: int) -> bytes:
+    """The body, streamed up to `max_bytes`, with an image header within `max_pixels`."""
+    body = await _read_body(request, max_bytes)
+    try:  # a bomb is refused here, before it waits for a decode slot
+        check_header(body, max_pixels=max_pixels)
+    except BadFrame as error:
+        FRAMES_REJECTED.labels(error.reason).inc()
+        raise RequestError(422, str(error), "image") from None
+    return body
+
+
+def create_app(
+    worker: Worker, settings: Settings, *, sagemaker: bool = False, clock: Clock | None = None
+) -> Starlette:
+    """The ASGI app; closing the worker's log and diverter is the caller's job. `clock`
+    (default: the system's) is the `now` of the capture-time window. Longer than most
+    functions: the routes are closures over the worker, batcher and settings, a few lines
+    each, and read best together."""
     batcher = MicroBatcher(
         worker, batch_size=settings.worker_batch_size, wait_s=settings.worker_batch_wait_ms / 1000
     )
     token = settings.worker_token.get_secret_value() if settings.worker_token else None
+    window = CaptureWindow.from_settings(settings, clock)
+    log_health = LogHealth(worker.sink)
 
-    async def read_image(request: Request, *, guarded: bool) -> bytes:
-        if guarded and token is not None:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                raise RequestError(401, "missing or wrong bearer token")
-        request.state.attributes = _sagemaker_attributes(request.headers.get(SAGEMAKER_ATTRIBUTES))
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > settings.worker_max_image_bytes:
-            raise RequestError(413, f"image larger than {settings.worker_max_image_bytes} bytes")
-        body = await request.body()
-        if not body:
-            raise RequestError(400, "empty body: send the image bytes", "image")
-        if len(body) > settings.worker_max_image_bytes:
-            raise RequestError(413, f"image larger than {settings.worker_max_image_bytes} bytes")
-        return body
+    def check_request(request: Request) -> FrameIn:
+        return _check_request(request, token, window)
 
-    async def predict(request: Request, *, guarded: bool = True) -> JSONResponse:
+    async def read_image(request: Request) -> bytes:
+        return await _read_image(request, settings.worker_max_image_bytes, worker.max_pixels)
+
+    async def predict(request: Request) -> JSONResponse:
         received = time.perf_counter()
-        body = await read_image(request, guarded=guarded)
-        frame = FrameIn(
-            data=body,
-            station_id=_param(request, "station_id", required=True) or "",
-            parcel_id=_param(request, "parcel_id"),
-            captured_at=_captured_at(request),
-            received=received,
-        )
+        frame = check_request(request)
+        frame = replace(frame, data=await read_image(request), received=received)
         outcome = await batcher.submit(frame)
         _raise_for(outcome)
         return JSONResponse(_outcome_json(outcome))
 
     async def log_prediction(request: Request) -> JSONResponse:
-        body = await read_image(request, guarded=True)
-        frame = FrameIn(
-            data=body,
-            station_id=_param(request, "station_id", required=True) or "",
-            parcel_id=_param(request, "parcel_id"),
-            captured_at=_captured_at(request),
-        )
+        frame = check_request(request)
+        frame = replace(frame, data=await read_image(request))
         prediction = Prediction(
             predicted_class=_param(request, "predicted_class", required=True) or "",
             probabilities={cls: _float(request, prob_field(cls)) or 0.0 for cls in CLASSES},
@@ -230,20 +285,26 @@ def create_app(worker: Worker, settings: Settings, *, sagemaker: bool = False) -
         return JSONResponse(_outcome_json(outcome), status_code=201)
 
     async def invocations(request: Request) -> JSONResponse:
-        return await predict(request, guarded=False)
+        return await predict(request)
 
     async def healthz(request: Request) -> JSONResponse:
         stats = worker.sink.stats()
+        problem = log_health.problem()
         body = {
-            "status": "ok",
+            "status": "ok" if problem is None else "refusing",
             "model_version": worker.model.version if worker.model else None,
             "database_up": stats.db_up,
             "pending_rows": stats.pending,
         }
-        return JSONResponse(body)
+        if problem is not None:
+            body["reason"] = problem
+        return JSONResponse(body, status_code=200 if problem is None else 503)
 
     async def ping(request: Request) -> Response:
-        return Response(status_code=200 if worker.model is not None else 503)
+        if worker.model is None:
+            return Response("no model loaded", status_code=503)
+        problem = log_health.problem()
+        return Response(problem or "", status_code=200 if problem is None else 503)
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -194,6 +194,39 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest image body the HTTP source accepts (413 beyond).",
     )
+    worker_max_pixels: int = Field(
+        default=25_000_000,
+        ge=1,
+        description=(
+            "Most pixels a frame's header may declare (a 6000x4000 camera is 24 Mpx); larger "
+            "frames are refused before decoding (decompression-bomb guard)."
+        ),
+    )
+    worker_max_decodes: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description=(
+            "Frames decoded at once, across all requests (0: one per core); bounds the "
+            "worker's memory under many concurrent large frames."
+        ),
+    )
+    capture_max_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "How far ahead of the worker's clock a frame's `captured_at` may be. Frames "
+            "captured later than that, or longer ago than `retention_days`, are refused."
+        ),
+    )
+    metrics_max_stations: int = Field(
+        default=200,
+        ge=1,
+        description=(
+            "Most station ids the worker's metrics label by name; further ids are counted "
+            'as `station="other"` (bounds `/metrics` against unknown ids).'
+        ),
+    )
     divert_url: SecretStr | None = Field(
         default=None,
         description=(

@@ -17,11 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_worker import png
 
+from inference.capture import CaptureWindow
 from inference.classifier import Classifier
 from inference.sources.directory import DirectorySource, FrameNameError, describe
 from inference.worker import Worker
 from monitor.core.db.models import Prediction
 from monitor.predlog import PredictionLog
+
+# The tests' frames are of 2026-11-25: the window's clock stands on that day, whatever the date.
+TODAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+WINDOW = CaptureWindow(retention_days=90, max_skew_s=300, clock=lambda: TODAY)
 
 
 def drop(folder, name: str, data: bytes, *, age_s: float = 5.0) -> None:
@@ -36,7 +41,7 @@ def source(tmp_path, settings, db_url):
     plog = PredictionLog(db_url, settings)
     worker = Worker(Classifier(colour_model(tmp_path)), plog)
     inbox = tmp_path / "inbox"
-    yield DirectorySource(inbox, worker, batch_size=4), plog
+    yield DirectorySource(inbox, worker, window=WINDOW, batch_size=4), plog
     plog.close(timeout=30)
 
 
@@ -125,6 +130,11 @@ def test_name_reused_by_a_camera_keeps_both_files(source) -> None:
     assert len(list((src.done_dir / "2026-11-25").iterdir())) == 2
 
 
+# A worker process runs on the real clock: its frames are of today (midnight, so that a
+# test run just after midnight still finds them in the window).
+TODAY_REAL = datetime.now(UTC)
+
+
 def _start_dir_worker(tmp_path, settings, inbox) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -155,8 +165,8 @@ def test_sigterm_finishes_the_batch_in_hand_and_flushes(tmp_path, settings, engi
     inbox.mkdir()
     worker = _start_dir_worker(tmp_path, settings, inbox)
     for i in range(40):
-        drop(inbox, f"dock-1__P{i:02d}__20261125T0800{i:02d}Z.png", png("green"))
-    done = inbox / "done" / "2026-11-25"
+        drop(inbox, f"dock-1__P{i:02d}__{TODAY_REAL:%Y%m%d}T0000{i:02d}Z.png", png("green"))
+    done = inbox / "done" / f"{TODAY_REAL:%Y-%m-%d}"
     _wait_for(lambda: done.exists() and len(list(done.iterdir())) >= 8)
     worker.send_signal(signal.SIGTERM)
     out, err = worker.communicate(timeout=60)
@@ -175,8 +185,8 @@ def test_second_sigterm_exits_at_once_and_the_spool_keeps_the_rows(
     with cut_off():
         worker = _start_dir_worker(tmp_path, settings, inbox)
         for i in range(5):
-            drop(inbox, f"dock-1__P{i}__20261125T08000{i}Z.png", png("red"))
-        done = inbox / "done" / "2026-11-25"
+            drop(inbox, f"dock-1__P{i}__{TODAY_REAL:%Y%m%d}T00000{i}Z.png", png("red"))
+        done = inbox / "done" / f"{TODAY_REAL:%Y-%m-%d}"
         _wait_for(lambda: done.exists() and len(list(done.iterdir())) == 5)
         worker.send_signal(signal.SIGTERM)  # the flush now waits for the database...
         time.sleep(1.0)
@@ -190,3 +200,41 @@ def test_second_sigterm_exits_at_once_and_the_spool_keeps_the_rows(
     )
     assert plog.close(timeout=30)
     assert len(rows(engine)) == 5  # replayed from the spool by the next start
+
+
+# --- issue 10: poison files and the capture window -----------------------------------------
+
+
+def test_poison_files_go_to_failed_with_a_reason_and_the_good_ones_are_processed(
+    source, engine
+) -> None:
+    src, plog = source
+    drop(src.root, "dock-1__P1__20261125T080000Z.png", png("red"))
+    drop(src.root, "dock1__p1__20261399T000000Z.jpg", png("green"))  # month 13
+    drop(src.root, os.fsdecode(b"dock-1__P\xff9.png"), png("green"))  # name not UTF-8
+    drop(src.root, "IMG_0002.png", png("green"))
+    (src.root / "IMG_0002.json").write_bytes(b'{"station_id": "dock-\xff"}')  # not UTF-8
+    drop(src.root, "IMG_0003.png", png("green"))
+    (src.root / "IMG_0003.json").write_text('{"station_id": "dock-1", "parcel_id": 42}')
+    drop(src.root, "dock-1__P4__20261125T080004Z.png", png("green"))
+    assert src.run_once() == 6
+    assert src.run_once() == 0  # nothing left behind to trip the next pass, or a restart
+    assert plog.flush(timeout=30)
+    assert [r.parcel_id for r in rows(engine)] == ["P1", "P4"]
+    notes = {p.name: p.read_text() for p in src.failed_dir.glob("*.error.txt")}
+    assert "not a valid date and time" in notes["dock1__p1__20261399T000000Z.jpg.error.txt"]
+    assert "not UTF-8" in notes[os.fsdecode(b"dock-1__P\xff9.png.error.txt")]
+    assert "IMG_0002.json unreadable" in notes["IMG_0002.png.error.txt"]
+    assert "station_id and parcel_id are text" in notes["IMG_0003.png.error.txt"]
+
+
+def test_a_capture_time_outside_the_window_sends_the_file_to_failed(source, engine) -> None:
+    src, plog = source
+    drop(src.root, "dock-1__P1__20000101T000000Z.png", png("green"))  # a camera clock reset
+    drop(src.root, "dock-1__P2__20261126T000000Z.png", png("green"))  # 12 hours ahead
+    drop(src.root, "dock-1__P3__20261125T120000Z.png", png("green"))
+    assert src.run_once() == 3
+    assert plog.flush(timeout=30)
+    assert [r.parcel_id for r in rows(engine)] == ["P3"]
+    for name in ("dock-1__P1__20000101T000000Z.png", "dock-1__P2__20261126T000000Z.png"):
+        assert "captured_at" in (src.failed_dir / f"{name}.error.txt").read_text()

@@ -454,5 +454,5 @@ def test_downscale_of_a_very_wide_frame_reduces_the_tile_source_further():
     assert max(result.reduced.shape[:2]) <= 640
 
 
-def test_default_max_pixels_is_40_million():
-    assert frames.DEFAULT_MAX_PIXELS == 40_000_000
+def test_default_max_pixels_is_25_million_above_belt_cameras():
+    assert frames.DEFAULT_MAX_PIXELS == 25_000_000

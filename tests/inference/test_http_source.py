@@ -9,10 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from memory_sink import MemorySink
 from onnx_models import colour_model
 from pydantic import SecretStr
 from sqlalchemy import func, select
@@ -21,13 +24,15 @@ from starlette.testclient import TestClient
 from test_worker import png
 
 from inference import metrics
-from inference.actions import ImageStore
+from inference.actions import Diverter, ImageStore
 from inference.classifier import Classifier
 from inference.sources.http import create_app
 from inference.worker import Worker
 from monitor.core.db.models import Prediction
 from monitor.predlog import PredictionLog
 
+# The tests' frames are of 2026-11-25: the app's clock stands on that day, whatever the date.
+TODAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PARAMS = {"station_id": "dock-2", "parcel_id": "P1", "captured_at": "2026-11-25T08:00:00Z"}
 
 
@@ -42,7 +47,7 @@ def make_client(tmp_path, settings, db_url):
         worker = Worker(
             Classifier(colour_model(tmp_path)), plog, images=ImageStore(tmp_path / "images")
         )
-        client = TestClient(create_app(worker, s, sagemaker=True))
+        client = TestClient(create_app(worker, s, sagemaker=True, clock=lambda: TODAY))
         client.plog = plog  # type: ignore[attr-defined] - for the tests to flush
         return client
 
@@ -223,7 +228,8 @@ def test_sigterm_finishes_requests_in_hand_and_flushes_the_log(tmp_path, setting
                 pool.submit(
                     httpx.post,
                     f"{base}/v1/predict",
-                    params={**PARAMS, "parcel_id": f"P{i}"},
+                    # The process runs on the real clock: no captured_at means now.
+                    params={"station_id": "dock-2", "parcel_id": f"P{i}"},
                     content=png("red"),
                     timeout=30,
                 )
@@ -258,3 +264,114 @@ def _completed(future) -> bool:
     except httpx.TransportError:
         return False  # refused after the stop began: the client retries elsewhere
     return True
+
+
+# --- issue 10: hardening -------------------------------------------------------------------
+
+
+def test_invocations_require_the_token_when_one_is_set(make_client) -> None:
+    station = "station_id=dock-9,parcel_id=P77"
+    with make_client(worker_token=SecretStr("tok-123")) as client:
+        bare = client.post(
+            "/invocations",
+            content=png("blue"),
+            headers={"X-Amzn-SageMaker-Custom-Attributes": station},
+        )
+        wrong = client.post(
+            "/invocations",
+            content=png("blue"),
+            headers={"X-Amzn-SageMaker-Custom-Attributes": f"{station},token=nope"},
+        )
+        through_sagemaker = client.post(
+            "/invocations",
+            content=png("blue"),
+            headers={"X-Amzn-SageMaker-Custom-Attributes": f"{station},token=tok-123"},
+        )
+        direct = client.post(
+            "/invocations",
+            params={"station_id": "dock-9"},
+            content=png("blue"),
+            headers={"Authorization": "Bearer tok-123"},
+        )
+        assert client.get("/ping").status_code == 200  # health stays open
+    assert (bare.status_code, wrong.status_code) == (401, 401)
+    assert through_sagemaker.status_code == 200, through_sagemaker.text
+    assert direct.status_code == 200, direct.text
+
+
+@pytest.mark.parametrize(
+    "captured_at",
+    [
+        "2000-01-01T00:00:00Z",  # each such day would be a new partition
+        "2026-08-01T00:00:00Z",  # older than the 90-day retention
+        "2026-11-25T12:10:00Z",  # ten minutes ahead of the worker's clock
+        "2099-12-31T00:00:00Z",
+    ],
+)
+def test_capture_time_outside_the_window_is_refused_naming_the_field(
+    make_client, engine, captured_at
+) -> None:
+    with make_client() as client:
+        response = client.post(
+            "/v1/predict", params={**PARAMS, "captured_at": captured_at}, content=png("green")
+        )
+        assert client.plog.flush(timeout=30)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "captured_at"
+    assert "check the camera's clock" in response.json()["error"]
+    assert count_rows(engine) == 0
+
+
+def png_header(width: int, height: int, *, bit_depth: int = 16, colour_type: int = 6) -> bytes:
+    """A PNG's signature, IHDR and IEND: enough for the header check, no pixel data."""
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    ihdr += bytes([bit_depth, colour_type, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b""))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data).to_bytes(4, "big")
+    return len(data).to_bytes(4, "big") + kind + data + crc
+
+
+def test_a_frame_declaring_more_than_25_megapixels_is_refused_by_its_header(make_client) -> None:
+    with make_client() as client:
+        response = client.post("/v1/log", params=LOG_PARAMS, content=png_header(7270, 5450))
+    assert response.status_code == 422
+    assert (
+        "too_large" in response.json()["error"] and "39,621,500 pixels" in response.json()["error"]
+    )
+
+
+LOG_PARAMS = {
+    **PARAMS,
+    "predicted_class": "minor",
+    "p_undamaged": "0.2",
+    "p_minor": "0.7",
+    "p_critical": "0.1",
+    "model_version": "endpoint-resnet50-3",
+}
+
+
+def test_a_full_log_still_diverts_and_health_answers_503_with_the_reason(
+    tmp_path, settings, httpserver
+) -> None:
+    httpserver.expect_request("/divert", method="POST").respond_with_data("ok")
+    diverter = Diverter(SecretStr(httpserver.url_for("/divert")), timeout_s=1.0)
+    worker = Worker(Classifier(colour_model(tmp_path)), MemorySink(capacity=0), diverter=diverter)
+    app = create_app(worker, settings, sagemaker=True, clock=lambda: TODAY)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        response = client.post("/v1/predict", params=PARAMS, content=png("red"))
+        health, ping = client.get("/healthz"), client.get("/ping")
+    diverter.close()
+    assert response.status_code == 503 and "action taken: divert" in response.json()["error"]
+    assert diverter.sent == 1  # the belt's safety action did not wait for the log
+    assert health.status_code == 503 and health.json()["status"] == "refusing"
+    assert "prediction log refuses records" in health.json()["reason"]
+    assert ping.status_code == 503 and "refuses records" in ping.text
