@@ -28,7 +28,15 @@ from sqlalchemy import Connection, Engine, RowMapping
 
 from monitor.core.queries import notifications as outbox
 from monitor.core.settings import Settings
-from monitor.notifiers.base import AlertNotice, Delivery, Message, Notifier, Outcome, Reason
+from monitor.notifiers.base import (
+    AlertNotice,
+    Delivery,
+    Message,
+    Notifier,
+    Outcome,
+    Reason,
+    outbox_message_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,7 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self._client = client or httpx.Client(timeout=settings.notify_timeout_s)
+        self._installation: str | None = None  # read from the database on first delivery
 
     def close(self) -> None:
         self._client.close()
@@ -120,6 +129,8 @@ class Dispatcher:
             why = f"unreadable payload: {error}"
             self._fail(conn, row["id"], attempts, why, stats, reason="unreadable")
             return
+        if self._installation is None:
+            self._installation = outbox.installation_id(conn)
         message = Message(
             notification_id=row["id"],
             alert_id=row["alert_id"],
@@ -127,6 +138,7 @@ class Dispatcher:
             event=row["event"],
             payload=notice,
             created_at=row["created_at"],
+            message_id=outbox_message_id(self._installation, row["id"]),
         )
         delivery = _attempt(notifier, message, self._client)
         SENT.labels(row["channel"], delivery.outcome.value, delivery.reason.value).inc()

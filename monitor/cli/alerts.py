@@ -27,6 +27,7 @@ def alerts_test(
     import httpx
 
     from monitor.notifiers import AlertNotice, Message
+    from monitor.notifiers.base import one_off_message_id
     from monitor.receivers import build_notifiers
 
     settings = settings_from(ctx)
@@ -37,10 +38,15 @@ def alerts_test(
         raise fail(f"channel {channel!r} has no receiver configured (configured: {configured})")
     now = datetime.now(UTC)
     notice = AlertNotice.test(channel, now)
-    message = Message(0, 0, channel, notice.event, notice, created_at=now)
-    # A paging tool would keep the test incident open: resolve it right away.
+    message = Message(
+        0, 0, channel, notice.event, notice, created_at=now, message_id=one_off_message_id()
+    )
+    # A paging tool would keep the test incident open: resolve it right away. The resolve
+    # is a message of its own (its own id: a deduplicating receiver must not drop it).
     resolved = dataclasses.replace(notice, event="resolve", resolved_at=now)
-    resolve = dataclasses.replace(message, event="resolve", payload=resolved)
+    resolve = dataclasses.replace(
+        message, event="resolve", payload=resolved, message_id=one_off_message_id()
+    )
     failed = False
     with httpx.Client(timeout=settings.notify_timeout_s) as client:
         for sent in (message, resolve):

@@ -447,7 +447,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Signs webhook bodies the Standard Webhooks way (`webhook-id`, "
-            "`webhook-timestamp`, `webhook-signature`); `whsec_...` or any string (secret)."
+            "`webhook-timestamp`, `webhook-signature`): base64 of at least 24 bytes, "
+            "optionally prefixed `whsec_`, as the spec's libraries read it (secret)."
         ),
     )
     alert_routes: list[Route] = Field(

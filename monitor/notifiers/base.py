@@ -9,6 +9,7 @@ stage). `Delivery.reason` doubles as the log and metric label.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -145,6 +146,10 @@ class Message:
     event: str  # "trigger", "repeat", "resolve" or "test"
     payload: AlertNotice
     created_at: datetime
+    # Unique to this one message, everywhere and forever, and the same on every retry of
+    # it (Standard Webhooks' webhook-id): the dispatcher makes it from the installation's
+    # random id and the outbox row's id (`outbox_message_id`); a test message gets its own.
+    message_id: str
 
     @property
     def dedup_key(self) -> str:
@@ -159,7 +164,17 @@ class Message:
     @property
     def idempotency_key(self) -> str:
         """Stable for this one message across retries (Standard Webhooks' webhook-id)."""
-        return f"msg_beltwatch_{self.notification_id}"
+        return self.message_id
+
+
+def outbox_message_id(installation: str, notification_id: int) -> str:
+    """The id of an outbox row's message: the installation's id and the row's."""
+    return f"msg_{installation}_{notification_id}"
+
+
+def one_off_message_id() -> str:
+    """The id of a message that no outbox row holds (`alerts test`): random."""
+    return f"msg_{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class WebhookConfig:
         if self.secret is not None:
             secret = check_secret("webhook_secret", self.secret, "a shared signing secret")
             object.__setattr__(self, "secret", secret)
-            signing_key(secret)  # a malformed whsec_ secret fails here, not at the first send
+            signing_key(secret)  # a secret that is not base64 fails here, not at the first send
         check_text("webhook_receiver", self.receiver)
         if self.dashboard_url is not None:
             check_url("dashboard_url", self.dashboard_url, secret=False, https_only=False)
@@ -93,21 +93,24 @@ class WebhookConfig:
 
 
 def signing_key(secret: SecretStr) -> bytes:
-    """The HMAC key: the decoded bytes of a whsec_ secret, else the secret's UTF-8 bytes."""
-    raw = secret.get_secret_value()
-    if not raw.startswith(SECRET_PREFIX):
-        return raw.encode("utf-8")
+    """The HMAC key, as Standard Webhooks defines it: the secret is base64 (padded or
+    not), optionally prefixed `whsec_`, and the key is its decoded bytes. Anything else is
+    refused when the receiver is built: the official libraries decode every secret, so a
+    key used as raw text would make them refuse every signature."""
+    raw = secret.get_secret_value().strip()
+    encoded = raw.removeprefix(SECRET_PREFIX)
     try:
-        key = base64.b64decode(raw[len(SECRET_PREFIX) :], validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise NotifierConfigError(
-            "webhook_secret", f"a secret starting {SECRET_PREFIX} must be base64 after the prefix"
+            "webhook_secret",
+            f"must be base64, optionally prefixed {SECRET_PREFIX}, as Standard Webhooks "
+            f"secrets are (make one: {SECRET_PREFIX}$(openssl rand -base64 32))",
         ) from None
     if len(key) < SECRET_MIN_BYTES:
         raise NotifierConfigError(
             "webhook_secret",
-            f"a {SECRET_PREFIX} secret must decode to at least {SECRET_MIN_BYTES} bytes "
-            f"(this one has {len(key)})",
+            f"must decode to at least {SECRET_MIN_BYTES} bytes (this one has {len(key)})",
         )
     return key
 

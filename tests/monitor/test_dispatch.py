@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from werkzeug import Request, Response
 
 from monitor.cli import app
+from monitor.core.queries import notifications as outbox
 from monitor.core.settings import load_settings
 from monitor.dispatch import Dispatcher
 from monitor.receivers import build_notifiers
@@ -104,6 +105,11 @@ def row(engine, notification_id: int) -> dict:
         )
 
 
+def installation(engine) -> str:
+    with engine.connect() as conn:
+        return outbox.installation_id(conn)
+
+
 def dispatcher(engine, settings, clock: Clock) -> Dispatcher:
     return Dispatcher(engine, build_notifiers(settings), settings, clock=clock)
 
@@ -118,7 +124,7 @@ def test_delivers_and_marks_the_row(engine, receiver_settings, httpserver: HTTPS
     ((request, _),) = httpserver.log
     body = request.get_json()
     assert body["version"] == "4" and body["status"] == "firing"
-    assert request.headers["webhook-id"] == f"msg_beltwatch_{nid}"
+    assert request.headers["webhook-id"] == f"msg_{installation(engine)}_{nid}"
 
 
 def test_server_error_then_success(engine, receiver_settings, httpserver: HTTPServer) -> None:
@@ -252,7 +258,8 @@ def test_two_dispatchers_send_each_row_once(
     for thread in threads:
         thread.join()
     sent = [r.headers["webhook-id"] for r, _ in httpserver.log]
-    assert sorted(sent) == sorted(f"msg_beltwatch_{i}" for i in ids)  # each once, none twice
+    mine = installation(engine)
+    assert sorted(sent) == sorted(f"msg_{mine}_{i}" for i in ids)  # each once, none twice
     assert sum(r.delivered for r in results) == 30
     assert all(r.delivered > 0 for r in results)  # both really worked
 
@@ -309,9 +316,77 @@ def test_alerts_test_command_sends_and_prints_the_answer(
     assert "webhook test: delivered (ok), HTTP 202" in result.output
     assert "webhook resolve: delivered" in result.output  # the test incident is closed again
     assert [r.get_json()["status"] for r, _ in httpserver.log] == ["firing", "resolved"]
+    # The test and its resolve are two messages: a deduplicating receiver keeps both, and
+    # a second run sends new ids again.
+    assert (
+        CliRunner().invoke(app, ["alerts", "test", "--channel", "webhook"], env=env).exit_code == 0
+    )
+    ids = [r.headers["webhook-id"] for r, _ in httpserver.log]
+    assert len(ids) == len(set(ids)) == 4
 
     result = CliRunner().invoke(app, ["alerts", "test", "--channel", "pagerduty"], env=env)
     assert result.exit_code == 1 and "no receiver configured" in result.output
     env["BELTWATCH_SLACK_WEBHOOK_URL"] = "ftp://nope"
     result = CliRunner().invoke(app, ["alerts", "test", "--channel", "slack"], env=env)
     assert result.exit_code == 2 and "slack_webhook_url" in result.output
+
+
+def test_a_resolve_never_overtakes_its_trigger(
+    engine, receiver_settings, httpserver: HTTPServer
+) -> None:
+    """Trigger and resolve queued together (a catch-up); the trigger's first attempt gets a
+    500: the resolve waits, and goes right after the trigger is delivered."""
+    httpserver.expect_ordered_request("/hook").respond_with_data("boom", status=500)
+    httpserver.expect_ordered_request("/hook").respond_with_data("", status=200)
+    httpserver.expect_ordered_request("/hook").respond_with_data("", status=200)
+    trigger = queue(engine, event="trigger")
+    resolve = queue(engine, event="resolve")
+    clock = Clock(NOW)
+    d = dispatcher(engine, receiver_settings, clock)
+    first = d.run_once()
+    assert (first.delivered, first.retrying) == (0, 1)  # the trigger failed, the resolve waited
+    assert row(engine, resolve)["attempts"] == 0
+    clock.now = NOW + timedelta(hours=1)
+    d.run_once()
+    statuses = [r.get_json()["status"] for r, _ in httpserver.log]
+    assert statuses == ["firing", "firing", "resolved"]
+    assert row(engine, trigger)["status"] == row(engine, resolve)["status"] == "delivered"
+
+
+def test_the_order_holds_per_alert_and_channel_only(
+    engine, receiver_settings, httpserver: HTTPServer
+) -> None:
+    """Another alert's messages do not wait behind a failing one."""
+    httpserver.expect_request("/hook").respond_with_data("", status=200)
+    queue(engine, event="trigger", alert_id=1)
+    blocked = queue(engine, event="resolve", alert_id=1)
+    other = queue(engine, event="trigger", alert_id=2)
+    with engine.begin() as conn:  # alert 1's trigger is being retried later
+        conn.execute(
+            text(
+                "UPDATE notifications SET next_attempt_at = :t "
+                "WHERE alert_id = 1 AND event = 'trigger'"
+            ),
+            {"t": NOW + timedelta(hours=1)},
+        )
+    dispatcher(engine, receiver_settings, Clock(NOW)).run_once()
+    assert row(engine, other)["status"] == "delivered"
+    assert row(engine, blocked)["status"] == "pending"
+
+
+def test_message_ids_are_unique_across_installations(
+    engine, receiver_settings, httpserver: HTTPServer, db_url
+) -> None:
+    """Two databases (two sites, or a rebuilt one) number their rows alike; their
+    webhook-ids still differ, because each carries its installation's random id."""
+    httpserver.expect_request("/hook").respond_with_data("", status=200)
+    nid = queue(engine)
+    dispatcher(engine, receiver_settings, Clock(NOW)).run_once()
+    with engine.begin() as conn:  # "rebuild": a new installation id, the same row ids
+        conn.execute(text("DELETE FROM installation"))
+        conn.execute(
+            text("UPDATE notifications SET status = 'pending' WHERE id = :id"), {"id": nid}
+        )
+    dispatcher(engine, receiver_settings, Clock(NOW)).run_once()
+    first, second = (r.headers["webhook-id"] for r, _ in httpserver.log)
+    assert first != second and first.endswith(f"_{nid}") and second.endswith(f"_{nid}")

@@ -297,3 +297,16 @@ class MonitorRun(Base):
     # prediction_arrivals.rows for the hour as the run saw it (NULL: before the ledger);
     # more rows there now means late rows arrived, and the hour is processed again.
     rows_seen: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Installation(Base):
+    """This installation's random id, made once by the migration: message ids that
+    receivers deduplicate on (Standard Webhooks' webhook-id) carry it, so two sites posting
+    to one receiver, or a rebuilt database, never reuse an id for another message."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())

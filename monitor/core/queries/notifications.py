@@ -14,10 +14,18 @@ from sqlalchemy.dialects.postgresql import insert
 
 from monitor.core.db.models import Notification
 
+# Per alert and channel, messages go out in the order they were queued (ids grow with
+# it): a row waits while an earlier one of its alert and channel is pending, so a resolve
+# never overtakes its trigger (a receiver would open an incident nothing ever closes). An
+# earlier row locked by another dispatcher is still pending, so the wait holds across
+# dispatchers; once it is delivered, or failed for good, the next one goes.
 _CLAIM = text(
-    "SELECT id, alert_id, channel, event, payload, attempts, created_at FROM notifications "
-    "WHERE status = 'pending' AND next_attempt_at <= :now "
-    "ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    "SELECT n.id, n.alert_id, n.channel, n.event, n.payload, n.attempts, n.created_at "
+    "FROM notifications n "
+    "WHERE n.status = 'pending' AND n.next_attempt_at <= :now "
+    "AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.alert_id = n.alert_id "
+    "AND e.channel = n.channel AND e.status = 'pending' AND e.id < n.id) "
+    "ORDER BY n.next_attempt_at, n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED"
 )
 
 
@@ -39,7 +47,8 @@ def queue_notification(
 
 
 def claim_next_due(conn: Connection, now: datetime) -> RowMapping | None:
-    """The oldest pending row due by `now` that no other transaction holds, locked."""
+    """The oldest pending row due by `now` that no other transaction holds and that no
+    earlier pending row of the same alert and channel waits before, locked."""
     return conn.execute(_CLAIM, {"now": now}).mappings().one_or_none()
 
 
@@ -76,3 +85,11 @@ def mark_failed(conn: Connection, notification_id: int, attempts: int, error: st
         ),
         {"attempts": attempts, "error": error, "id": notification_id},
     )
+
+
+def installation_id(conn: Connection) -> str:
+    """This installation's random id (hex), made by the migrations; message ids carry it."""
+    found = conn.execute(text("SELECT id FROM installation ORDER BY created_at LIMIT 1")).scalar()
+    if found is None:  # a table emptied by hand: make a new id rather than fail delivery
+        found = conn.execute(text("INSERT INTO installation DEFAULT VALUES RETURNING id")).scalar()
+    return found.hex

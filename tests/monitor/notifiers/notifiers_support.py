@@ -93,7 +93,8 @@ def message(
     }
     body.update(payload)
     notice = AlertNotice.from_json(body)
-    return Message(notification_id, alert_id, "test-channel", event, notice, CREATED)
+    message_id = f"msg_test_{notification_id}"
+    return Message(notification_id, alert_id, "test-channel", event, notice, CREATED, message_id)
 
 
 def dead_url(path: str = "/") -> str:

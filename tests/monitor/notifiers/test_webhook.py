@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import standardwebhooks
 from notifiers_support import (
     FAILURE_ROWS,
     assert_no_secret,
@@ -109,8 +110,12 @@ def test_firing_alert_is_alertmanagers_version_4_body(httpserver: HTTPServer, cl
 
 @pytest.mark.parametrize(
     ("secret", "key"),
-    [(WHSEC, KEY_BYTES), ("a plain shared secret", b"a plain shared secret")],
-    ids=["whsec-decoded", "plain-utf8"],
+    [
+        (WHSEC, KEY_BYTES),
+        (base64.b64encode(KEY_BYTES).decode(), KEY_BYTES),
+        (WHSEC.rstrip("="), KEY_BYTES),
+    ],
+    ids=["whsec-prefixed", "plain-base64", "unpadded"],
 )
 def test_the_signature_verifies_over_the_exact_bytes_received(httpserver, client, secret, key):
     httpserver.expect_oneshot_request(PATH).respond_with_data("", status=204)
@@ -118,7 +123,7 @@ def test_the_signature_verifies_over_the_exact_bytes_received(httpserver, client
     assert notifier(httpserver, secret=secret).send(message(), client).delivered
 
     request = httpserver.log[0][0]
-    assert request.headers["webhook-id"] == "msg_beltwatch_7"
+    assert request.headers["webhook-id"] == "msg_test_7"
     assert request.headers["webhook-timestamp"] == "1795000000"
     assert request.headers["webhook-signature"] == expected_signature(key, request)
     json.loads(request.get_data())  # what was signed is what was sent
@@ -135,7 +140,7 @@ def test_a_retry_keeps_the_webhook_id_and_signs_its_own_timestamp(httpserver, cl
     assert webhook.send(message(), client).delivered
 
     first, second = (request for request, _ in httpserver.log)
-    assert first.headers["webhook-id"] == second.headers["webhook-id"] == "msg_beltwatch_7"
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == "msg_test_7"
     assert (first.headers["webhook-timestamp"], second.headers["webhook-timestamp"]) == (
         "1795000000",
         "1795000005",
@@ -152,7 +157,7 @@ def test_without_a_secret_nothing_is_signed_but_the_id_still_goes(httpserver, cl
     headers = httpserver.log[0][0].headers
     assert "webhook-signature" not in headers
     assert (headers["webhook-id"], headers["webhook-timestamp"]) == (
-        "msg_beltwatch_7",
+        "msg_test_7",
         "1795000000",
     )
 
@@ -172,7 +177,7 @@ def test_trigger_then_resolve_carry_the_same_group_key_and_fingerprint(httpserve
     assert (last["status"], last["alerts"][0]["status"]) == ("resolved", "resolved")
     assert last["alerts"][0]["endsAt"] == "2026-11-25T06:00:00Z"
     assert last["alerts"][0]["annotations"]["duration"] == "3 h"
-    assert resolved.headers["webhook-id"] == "msg_beltwatch_9"  # one id per message
+    assert resolved.headers["webhook-id"] == "msg_test_9"  # one id per message
 
 
 @pytest.mark.parametrize(
@@ -245,6 +250,7 @@ def test_a_refused_connection_is_retried(client):
         ({"url": "ftp://receiver.example/hooks/beltwatch-T0k3nInThePath"}, "webhook_url", "http"),
         ({"secret": ""}, "webhook_secret", "missing"),
         ({"secret": "whsec_not*base64!"}, "webhook_secret", "base64"),
+        ({"secret": "a plain shared secret"}, "webhook_secret", "base64"),
         ({"secret": "whsec_" + base64.b64encode(b"short").decode()}, "webhook_secret", "24 bytes"),
         ({"receiver": ""}, "webhook_receiver", "empty"),
     ],
@@ -274,3 +280,15 @@ def test_the_url_and_secret_never_reach_a_detail_the_config_repr_or_a_log(
         leak_surfaces(delivery, webhook.config, caplog),
         [url, PATH, "beltwatch-T0k3nInThePath", WHSEC],
     )
+
+
+@pytest.mark.parametrize("secret", [WHSEC, base64.b64encode(KEY_BYTES).decode()])
+def test_the_official_standard_webhooks_library_verifies_the_signature(httpserver, client, secret):
+    """What a receiver built on the `standardwebhooks` package checks, it accepts."""
+    httpserver.expect_oneshot_request(PATH).respond_with_data("", status=204)
+    clock = time.time
+    webhook = WebhookNotifier(WebhookConfig(httpserver.url_for(PATH), secret=secret), clock=clock)
+    assert webhook.send(message(), client).delivered
+    request = httpserver.log[0][0]
+    verified = standardwebhooks.Webhook(secret).verify(request.get_data(), dict(request.headers))
+    assert verified["status"] == "firing"
