@@ -169,6 +169,13 @@ class Dispatcher:
             return
         wait = max(backoff_s(attempts, self.settings), delivery.retry_after_s or 0.0)
         outbox.schedule_retry(conn, row["id"], attempts, error, now + timedelta(seconds=wait))
+        if delivery.reason is Reason.RATE_LIMITED:
+            # The limit is the channel's (Slack: about one message a second per channel):
+            # sending its other messages now would only be refused and reorder them.
+            held = outbox.pause_channel(conn, row["channel"], now + timedelta(seconds=wait))
+            log.warning(
+                "channel %s rate limited: %d more held for %.0f s", row["channel"], held, wait
+            )
         log.warning(
             "notification %d to %s: %s; retry in %.0f s", row["id"], row["channel"], error, wait
         )

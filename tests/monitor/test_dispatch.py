@@ -390,3 +390,26 @@ def test_message_ids_are_unique_across_installations(
     dispatcher(engine, receiver_settings, Clock(NOW)).run_once()
     first, second = (r.headers["webhook-id"] for r, _ in httpserver.log)
     assert first != second and first.endswith(f"_{nid}") and second.endswith(f"_{nid}")
+
+
+def test_a_429_pauses_the_whole_channel_until_retry_after(
+    engine, receiver_settings, httpserver: HTTPServer
+) -> None:
+    """Slack-style rate limit: the channel's other queued messages wait too, and then go
+    out in their order, instead of going at once and being refused or reordered."""
+    httpserver.expect_ordered_request("/hook").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "120"}
+    )
+    for _ in range(3):
+        httpserver.expect_ordered_request("/hook").respond_with_data("", status=200)
+    ids = [queue(engine, alert_id=i) for i in (1, 2, 3)]
+    clock = Clock(NOW)
+    d = dispatcher(engine, receiver_settings, clock)
+    first = d.run_once()
+    assert (first.attempted, first.retrying) == (1, 1)
+    assert all(row(engine, i)["next_attempt_at"] >= NOW + timedelta(seconds=120) for i in ids)
+    clock.now = NOW + timedelta(seconds=121)
+    assert d.run_once().delivered == 3
+    sent = [int(r.headers["webhook-id"].rsplit("_", 1)[1]) for r, _ in httpserver.log]
+    assert sent == [ids[0], *ids]  # the refused one again first, then the others in order
+    assert [row(engine, i)["status"] for i in ids] == ["delivered"] * 3

@@ -76,6 +76,20 @@ def schedule_retry(
     )
 
 
+def pause_channel(conn: Connection, channel: str, until: datetime) -> int:
+    """Hold every pending row of `channel` until `until` (a receiver's rate limit applies
+    to the channel, not to one message); rows another dispatcher holds are skipped, as
+    they are being attempted now. Returns how many rows moved."""
+    return conn.execute(
+        text(
+            "UPDATE notifications SET next_attempt_at = :until WHERE id IN ("
+            "SELECT id FROM notifications WHERE channel = :channel AND status = 'pending' "
+            "AND next_attempt_at < :until FOR UPDATE SKIP LOCKED)"
+        ),
+        {"channel": channel, "until": until},
+    ).rowcount
+
+
 def mark_failed(conn: Connection, notification_id: int, attempts: int, error: str) -> None:
     """Given up for good, with the reason (the dashboard lists failed rows)."""
     conn.execute(
