@@ -134,6 +134,9 @@ class Worker:
         if ready:
             result = self.model.predict(np.stack([p.model_input for p in prepared]))
             metrics.INFERENCE_SECONDS.observe(result.seconds)
+            per_image = result.seconds / len(ready)
+            for _ in ready:
+                metrics.IMAGE_INFERENCE_SECONDS.observe(per_image)
             version = self.model.version
             for i, prep, probabilities in zip(ready, prepared, result.by_class(), strict=True):
                 # max() keeps the first of equal values, as argmax did: ties go to CLASSES order.
