@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
+import httpx
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,6 +35,7 @@ from sqlalchemy import Engine
 from monitor.core.settings import Settings
 from monitor.dispatch import Dispatcher
 from monitor.hourly import RunOutcome, run_due
+from monitor.notifiers import guard_httpx_logging
 from monitor.receivers import build_notifiers
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ class HourlyJob:
             self._retry_later()
         else:
             self.failures = 0
+            if not outcome.skipped:  # (a replica that skipped did not watch: the worker pings)
+                heartbeat(self.settings, outcome)
         # The new alerts go out now, not a minute later; when stopping, the outbox keeps
         # them for the next start rather than holding the exit on a slow receiver.
         if self.dispatcher is not None and not self._stopping:
@@ -133,6 +137,24 @@ class HourlyJob:
             self, DateTrigger(run_date=when, timezone=UTC), id="hourly-retry",
             name="hourly monitor (retry)", replace_existing=True,
         )  # fmt: skip
+
+
+def heartbeat(settings: Settings, outcome: RunOutcome) -> bool:
+    """Ping the dead-man's switch (`heartbeat_url`) after a successful run; a failure is
+    logged (the URL never: it may carry a token) and never stops the monitor."""
+    if settings.heartbeat_url is None:
+        return False
+    guard_httpx_logging()  # httpx logs request URLs at INFO: the token must not show
+    url = settings.heartbeat_url.get_secret_value()
+    body = {"hours": [f"{h.hour:%Y-%m-%dT%H:%MZ}" for h in outcome.hours], "ok": True}
+    try:
+        response = httpx.post(url, json=body, timeout=settings.notify_timeout_s)
+    except httpx.HTTPError as error:
+        log.warning("heartbeat failed: %s", type(error).__name__)
+        return False
+    if not response.is_success:
+        log.warning("heartbeat answered %d", response.status_code)
+    return response.is_success
 
 
 def retry_wait_s(failures: int, settings: Settings, rng: random.Random | None = None) -> float:

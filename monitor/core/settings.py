@@ -275,6 +275,14 @@ class Settings(BaseSettings):
     monitor_retry_max_s: float = Field(
         default=600.0, gt=0, description="Longest wait between retries of a failed hourly run."
     )
+    heartbeat_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Dead-man's switch: a URL the monitor POSTs to after every successful hourly run "
+            "(healthchecks.io, Cronitor, a Watchdog receiver), so a site learns when "
+            "beltwatch itself stops watching (secret: may carry a token)."
+        ),
+    )
     reports_dir: Path | None = Field(
         default=None,
         description=(
@@ -524,7 +532,7 @@ class Settings(BaseSettings):
             check_url(raw, secret=True, https_only=True)
         return value
 
-    @field_validator("webhook_url", "dashboard_url")
+    @field_validator("webhook_url", "dashboard_url", "heartbeat_url")
     @classmethod
     def _check_any_url(cls, value: SecretStr | str | None) -> SecretStr | str | None:
         if value is not None:

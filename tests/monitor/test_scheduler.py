@@ -4,6 +4,7 @@ the real `beltwatch monitor run` process."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -14,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from daygen import traffic
 from hourly_support import write
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from monitor.dispatch import Dispatcher
-from monitor.scheduler import make_scheduler, retry_wait_s
+from monitor.scheduler import HourlyJob, make_scheduler, retry_wait_s
 
 
 def test_jobs_are_configured_deliberately(engine, settings) -> None:
@@ -153,3 +155,27 @@ def test_retry_waits_double_with_jitter_up_to_the_cap(settings) -> None:
     for n, wait in enumerate(waits, start=1):
         base = min(30 * 2 ** (n - 1), 600)
         assert base / 2 <= wait <= base
+
+
+def test_a_successful_run_pings_the_heartbeat_and_a_failed_one_does_not(
+    engine, settings, cut_off, httpserver, caplog
+) -> None:
+    """The dead-man's switch: a ping after each successful hourly run, none when the run
+    failed, so the receiver notices silence; the URL's token never reaches a log line."""
+    httpserver.expect_request("/ping/T0k3n-abc").respond_with_data("OK")
+    s = settings.model_copy(
+        update={
+            "monitor_catchup_hours": 1,
+            "heartbeat_url": SecretStr(httpserver.url_for("/ping/T0k3n-abc")),
+        }
+    )
+    job = HourlyJob(engine, s, dispatcher=None)
+    with caplog.at_level(logging.DEBUG):
+        assert job() is not None
+        assert len(httpserver.log) == 1
+        with cut_off():
+            assert job() is None  # the database is down: the run failed
+        assert len(httpserver.log) == 1
+    ours = [r.getMessage() for r in caplog.records if r.name != "werkzeug"]  # not the test server
+    assert any("HTTP Request: POST" in message for message in ours)  # httpx did log it...
+    assert not any("T0k3n-abc" in message for message in ours)  # ...without the token
