@@ -6,6 +6,7 @@ number of dispatchers can drain at once and none sends a row another holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -75,4 +76,21 @@ def mark_failed(conn: Connection, notification_id: int, attempts: int, error: st
             "last_error = :error WHERE id = :id"
         ),
         {"attempts": attempts, "error": error, "id": notification_id},
+    )
+
+
+def deliveries_of(conn: Connection, alert_ids: Sequence[int]) -> list[RowMapping]:
+    """The notifications of these alerts, oldest first: alert_id, channel, event, hour,
+    status, attempts, next_attempt_at, delivered_at, last_error, created_at."""
+    if not alert_ids:
+        return []
+    return list(
+        conn.execute(
+            text(
+                "SELECT id, alert_id, channel, event, hour, status, attempts, next_attempt_at, "
+                "delivered_at, last_error, created_at FROM notifications "
+                "WHERE alert_id = ANY(:ids) ORDER BY created_at, id"
+            ),
+            {"ids": list(alert_ids)},
+        ).mappings()
     )
