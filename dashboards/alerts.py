@@ -74,12 +74,12 @@ def _history(settings: Settings) -> list[dict[str, Any]] | None:
     history = read(
         settings,
         alerts.alert_history,
-        since,
-        until,
-        tuple(chosen_rules),
-        tuple(chosen_stations),
-        tuple(chosen_severities),
-        tuple(chosen_states),
+        since=since,
+        until=until,
+        rules=tuple(chosen_rules),
+        stations=tuple(chosen_stations),
+        severities=tuple(chosen_severities),
+        statuses=tuple(chosen_states),
     )
     st.subheader(f"History ({len(history)})")
     if not history:

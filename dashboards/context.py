@@ -70,18 +70,27 @@ def _plain(value: Any) -> Any:
 @functools.cache
 def _cache(ttl_s: int) -> Callable[..., Any]:
     @st.cache_data(ttl=ttl_s, show_spinner=False)
-    def run(url: str, _read: Callable[..., Any], name: str, args: tuple[Any, ...]) -> Any:
+    def run(
+        url: str,
+        _read: Callable[..., Any],
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: tuple[tuple[str, Any], ...],
+    ) -> Any:
         with _engine(url).connect() as conn:
-            return _plain(_read(conn, *args))
+            return _plain(_read(conn, *args, **dict(kwargs)))
 
     return run
 
 
-def read(settings: Settings, question: Callable[..., Any], *args: Any) -> Any:
-    """`question(conn, *args)` (a function of `monitor.core.queries`), cached for
+def read(settings: Settings, question: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`question(conn, *args, **kwargs)` (a function of `monitor.core.queries`), cached for
     `dashboard_refresh_s` per database and arguments; plain dicts and lists come back."""
     name = f"{question.__module__}.{question.__qualname__}"
-    return _cache(settings.dashboard_refresh_s)(database_key(settings), question, name, args)
+    key = database_key(settings)
+    return _cache(settings.dashboard_refresh_s)(
+        key, question, name, args, tuple(sorted(kwargs.items()))
+    )
 
 
 def write(settings: Settings, change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -50,8 +49,6 @@ def dashboard(ctx: typer.Context) -> None:
         f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port} (Ctrl-C stops)"
     )
     command = streamlit_command(settings)
-    try:
-        code = subprocess.call(command, env=dashboard_environment(config_path(ctx)))
-    except KeyboardInterrupt:  # Streamlit got the same Ctrl-C and stops on its own
-        code = 0
-    raise typer.Exit(code)
+    # Replaced by Streamlit (not a child): signals such as a service manager's SIGTERM reach
+    # the server itself, and nothing is left running behind a stopped parent.
+    os.execve(command[0], command, dashboard_environment(config_path(ctx)))

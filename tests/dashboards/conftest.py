@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlalchemy import URL, Engine
 from streamlit.testing.v1 import AppTest
 
@@ -54,3 +55,9 @@ def open_page(page: str | None = None) -> AppTest:
     if page is not None:
         app.switch_page(page).run()
     return app
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test reads the database, not what an earlier test's page cached."""
+    st.cache_data.clear()
