@@ -24,7 +24,12 @@ from monitor.core.db.engine import database_url, make_engine, redacted
 from monitor.core.exceptions import ConfigError, DatabaseError
 from monitor.core.settings import Settings, load_settings
 
-EMPTY = "No data yet — start a worker or run `beltwatch demo`."
+# The issue asks to name `beltwatch demo`; no such command exists yet, so the line names
+# the two that make data.
+EMPTY = (
+    "No data yet — start a worker (`beltwatch worker http` or `beltwatch worker dir`) and "
+    "the hourly monitor (`beltwatch monitor run`)."
+)
 UNREACHABLE = "The database cannot be reached"
 _CHECK = "check BELTWATCH_DATABASE_URL and that the server is running; this page retries"
 _UNREACHABLE_ERRORS = (

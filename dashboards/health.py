@@ -17,9 +17,9 @@ from monitor.core.vocabulary import SEVERITIES
 Health = Literal["firing", "watch", "ok", "no data"]
 HEALTH_ORDER: tuple[Health, ...] = ("firing", "watch", "ok", "no data")
 
-# The band a statistic's hourly median is held against: the reference frames' 5th to
-# 95th percentile (an hourly median outside it has moved far; the rules judge finer).
-BAND = ("p05", "p95")
+# A statistic's hourly median is held against the reference's hourly medians: their mean
+# plus or minus `drift_control_sigmas` standard deviations, the rules' own "moved" test
+# (the frames' own spread is far wider: a dirty lens stays inside it).
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,14 @@ class Tile:
     reasons: tuple[str, ...] = field(default=())  # why `watch`
 
 
-def _band(bands: Mapping[str, Any] | None, statistic: str) -> tuple[float | None, float | None]:
-    quantiles = (bands or {}).get("quantiles", {}).get(statistic, {})
-    return quantiles.get(BAND[0]), quantiles.get(BAND[1])
+def _band(
+    bands: Mapping[str, Any] | None, statistic: str, sigmas: float
+) -> tuple[float | None, float | None]:
+    spread = ((bands or {}).get("hourly_spread") or {}).get(statistic) or {}
+    mean, sd = spread.get("mean"), spread.get("sd")
+    if mean is None or sd is None:
+        return None, None
+    return mean - sigmas * sd, mean + sigmas * sd
 
 
 def station_tile(
@@ -73,15 +78,16 @@ def station_tile(
     threshold: float,
     default_baseline: float,
     latency_budget_ms: float,
+    sigmas: float,
 ) -> Tile:
     """One station's tile from its last closed hour's rollup row (None: no traffic), its
     reference (None: none yet), its firing alerts (most severe first) and the open hour's
-    count."""
+    count; `sigmas` widens the reference band (drift_control_sigmas)."""
     n = int(row["n_total"]) if row else 0
     share = int(row["n_critical"]) / n if row and n else None
     critical = Figure(share, high=threshold)
-    sharpness = Figure(row["sharpness_p50"] if row else None, *_band(bands, "sharpness"))
-    brightness = Figure(row["brightness_p50"] if row else None, *_band(bands, "brightness"))
+    sharpness = Figure(row["sharpness_p50"] if row else None, *_band(bands, "sharpness", sigmas))
+    brightness = Figure(row["brightness_p50"] if row else None, *_band(bands, "brightness", sigmas))
     latency = Figure(row["latency_p95"] if row else None, high=latency_budget_ms)
     reasons = tuple(
         name

@@ -25,11 +25,14 @@ from monitor.core.settings import Settings
 
 TILES_PER_ROW = 4
 HOURS_SHOWN = 24
+WALL_FONT = "1.25rem"
 
 
 def show(settings: Settings) -> None:
     """The page; its body reruns on its own every `dashboard_refresh_s`."""
     st.title("Overview")
+    # Wall mode: the tiles' figures read from across the room (Streamlit's default is 1rem).
+    st.html(f"<style>.st-key-tiles p {{font-size: {WALL_FONT}; line-height: 1.45}}</style>")
 
     @st.fragment(run_every=settings.dashboard_refresh_s)
     def refreshed() -> None:
@@ -70,6 +73,7 @@ def _tiles(
             threshold=settings.critical_threshold_for(station),
             default_baseline=settings.critical_rate_baseline,
             latency_budget_ms=settings.latency_budget_ms,
+            sigmas=settings.drift_control_sigmas,
         )
         for station in stations
     ]
@@ -79,7 +83,11 @@ def _tiles(
 def _verdict(settings: Settings, tiles: list[Tile], hour: Any) -> None:
     trouble = [t.station for t in tiles if t.health == "firing"]
     watch = [t.station for t in tiles if t.health == "watch"]
-    closed = f"last closed hour {local(settings, hour)}" if hour is not None else "no hour closed"
+    closed = (
+        f"last closed hour {local(settings, hour)} to {local(settings, hour + timedelta(hours=1))}"
+        if hour is not None
+        else "no hour closed yet"
+    )
     if trouble:
         st.error(f"### Attention: {', '.join(trouble)}  \n{closed}")
     elif watch:
@@ -89,11 +97,12 @@ def _verdict(settings: Settings, tiles: list[Tile], hour: Any) -> None:
 
 
 def _grid(tiles: list[Tile]) -> None:
-    for start in range(0, len(tiles), TILES_PER_ROW):
-        columns = st.columns(TILES_PER_ROW)
-        for column, tile in zip(columns, tiles[start : start + TILES_PER_ROW], strict=False):
-            with column, st.container(border=True):
-                _tile(tile)
+    with st.container(key="tiles"):
+        for start in range(0, len(tiles), TILES_PER_ROW):
+            columns = st.columns(TILES_PER_ROW)
+            for column, tile in zip(columns, tiles[start : start + TILES_PER_ROW], strict=False):
+                with column, st.container(border=True):
+                    _tile(tile)
 
 
 def _tile(tile: Tile) -> None:

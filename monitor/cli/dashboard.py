@@ -28,6 +28,7 @@ def streamlit_command(settings: Settings) -> list[str]:
         "--server.port", str(settings.dashboard_port),
         "--server.headless", "true",  # a server: never open a browser on the host
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # an operator's screen: no developer menu
     ]  # fmt: skip
 
 

@@ -7,11 +7,11 @@ import pytest
 
 from dashboards.health import Figure, likely_cause, station_tile, tile_order
 
-BANDS = {
+BANDS = {  # with sigmas=3: sharpness 0.29 to 0.41, brightness 112 to 124
     "baseline_critical_rate": 0.025,
-    "quantiles": {
-        "sharpness": {"p05": 0.10, "p50": 0.35, "p95": 1.20},
-        "brightness": {"p05": 100.0, "p50": 118.0, "p95": 136.0},
+    "hourly_spread": {
+        "sharpness": {"mean": 0.35, "sd": 0.02},
+        "brightness": {"mean": 118.0, "sd": 2.0},
     },
 }
 GOOD_HOUR = {
@@ -34,6 +34,7 @@ def tile(row=GOOD_HOUR, bands=BANDS, firing=(), now=0, station="S1"):
         threshold=0.10,
         default_baseline=0.03,
         latency_budget_ms=100.0,
+        sigmas=3.0,
     )
 
 
@@ -42,8 +43,8 @@ def tile(row=GOOD_HOUR, bands=BANDS, firing=(), now=0, station="S1"):
     [
         ({}, "ok", ()),
         ({"n_critical": 30}, "watch", ("critical share",)),
-        ({"sharpness_p50": 0.05}, "watch", ("sharpness",)),
-        ({"brightness_p50": 150.0}, "watch", ("brightness",)),
+        ({"sharpness_p50": 0.27}, "watch", ("sharpness",)),
+        ({"brightness_p50": 125.0}, "watch", ("brightness",)),
         ({"latency_p95": 140.0}, "watch", ("latency p95",)),
         ({"n_critical": 30, "latency_p95": 140.0}, "watch", ("critical share", "latency p95")),
     ],
@@ -67,6 +68,11 @@ def test_a_station_without_traffic_in_the_hour_has_no_data() -> None:
     assert result.health == "no data"
     assert (result.predictions_hour, result.predictions_now) == (0, 4)
     assert result.critical_share.value is None
+
+
+def test_the_band_is_the_reference_hours_mean_plus_minus_sigmas_sds() -> None:
+    sharpness = tile().sharpness
+    assert (sharpness.low, sharpness.high) == pytest.approx((0.29, 0.41))
 
 
 def test_the_baseline_is_the_references_and_the_default_without_one() -> None:

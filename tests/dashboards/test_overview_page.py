@@ -41,7 +41,7 @@ def test_overview_names_the_firing_station_and_shows_its_numbers(seeded, monkeyp
     assert cause["rule"] == "lens_drift"
     hint = f"Likely cause: camera fault (lens_drift): {cause['detail']}"
     assert any(hint in t for t in texts)
-    assert f"last closed hour {hour:%Y-%m-%d %H:%M} UTC" in app.error[0].value
+    assert f"last closed hour {hour:%Y-%m-%d %H:%M} UTC to " in app.error[0].value
 
 
 def test_overview_shows_times_in_the_site_time_zone(seeded, monkeypatch) -> None:
@@ -49,7 +49,7 @@ def test_overview_shows_times_in_the_site_time_zone(seeded, monkeypatch) -> None
     point_app_at(monkeypatch, url, site_timezone="Asia/Kolkata")
     app = open_page()
     # DAY2's last judged hour is 03:00 UTC: 08:30 in India (UTC+5:30).
-    assert "last closed hour 2026-11-24 08:30 IST" in app.error[0].value
+    assert "last closed hour 2026-11-24 08:30 IST to 2026-11-24 09:30 IST" in app.error[0].value
 
 
 def test_an_empty_database_says_how_to_get_data(db_url, monkeypatch) -> None:
