@@ -50,7 +50,7 @@ def _body(settings: Settings) -> None:
         st.info(EMPTY)
         return
     tiles = _tiles(settings, hour, firing, counts_now)
-    _verdict(settings, tiles, hour)
+    _verdict(settings, tiles, hour, site_firing=any(a["station_id"] is None for a in firing))
     _grid(tiles)
     if hour is not None:
         _site_chart(settings, hour)
@@ -80,8 +80,9 @@ def _tiles(
     return sorted(tiles, key=tile_order)
 
 
-def _verdict(settings: Settings, tiles: list[Tile], hour: Any) -> None:
-    trouble = [t.station for t in tiles if t.health == "firing"]
+def _verdict(settings: Settings, tiles: list[Tile], hour: Any, *, site_firing: bool) -> None:
+    # A site-wide alert has no tile, yet the line is not healthy.
+    trouble = ["site"] * site_firing + [t.station for t in tiles if t.health == "firing"]
     watch = [t.station for t in tiles if t.health == "watch"]
     closed = (
         f"last closed hour {local(settings, hour)} to {local(settings, hour + timedelta(hours=1))}"

@@ -20,7 +20,7 @@ def test_overview_names_the_firing_station_and_shows_its_numbers(seeded, monkeyp
     point_app_at(monkeypatch, url)
     app = open_page()
     assert not app.exception
-    assert "Attention: S1" in app.error[0].value
+    assert "Attention: site, S1" in app.error[0].value  # the site fires with S1
     with engine.connect() as conn:
         hour, n, critical, latency = conn.execute(
             text(
@@ -50,6 +50,22 @@ def test_overview_shows_times_in_the_site_time_zone(seeded, monkeypatch) -> None
     app = open_page()
     # DAY2's last judged hour is 03:00 UTC: 08:30 in India (UTC+5:30).
     assert "last closed hour 2026-11-24 08:30 IST to 2026-11-24 09:30 IST" in app.error[0].value
+
+
+def test_a_site_wide_alert_alone_is_not_a_healthy_line(engine, db_url, monkeypatch) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alerts (fingerprint, rule, station_id, severity, status, "
+                "started_at, summary) VALUES ('latency:site', 'latency', NULL, 'warning', "
+                "'firing', '2026-11-24T03:00Z', 'site: p95 latency 161 ms over the budget')"
+            )
+        )
+    point_app_at(monkeypatch, db_url)
+    app = open_page()
+    assert not app.exception
+    assert app.error[0].value.startswith("### Attention: site")
+    assert any("warning · latency · site" in t for t in markdown(app))
 
 
 def test_an_empty_database_says_how_to_get_data(db_url, monkeypatch) -> None:
