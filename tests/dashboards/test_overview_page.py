@@ -4,6 +4,8 @@ empty state and the one line for an unreachable database."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import open_page, point_app_at
 from sqlalchemy import text
@@ -83,3 +85,25 @@ def test_an_unreachable_database_shows_one_line_not_a_stack_trace(page, monkeypa
     (error,) = app.error
     assert error.value.startswith(UNREACHABLE)
     assert "127.0.0.1:1" in error.value and "hunter2" not in error.value
+
+
+def test_reads_are_cached_for_the_refresh_interval_then_read_again(
+    engine, db_url, monkeypatch
+) -> None:
+    point_app_at(monkeypatch, db_url, dashboard_refresh_s="5")
+    app = open_page()
+    assert [info.value for info in app.info] == [EMPTY]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alerts (fingerprint, rule, station_id, severity, status, "
+                "started_at, summary) VALUES ('no_data:S7', 'no_data', 'S7', 'critical', "
+                "'firing', '2026-11-24T03:00Z', 'S7 sent nothing')"
+            )
+        )
+    app.run()
+    assert [info.value for info in app.info] == [EMPTY]  # within the interval: the cache
+    time.sleep(5.5)
+    app.run()
+    assert not app.info
+    assert app.error[0].value.startswith("### Attention: S7")
