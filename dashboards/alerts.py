@@ -19,6 +19,7 @@ from monitor.core.vocabulary import SEVERITIES
 STATES = ("firing", "resolved")
 DAYS_SHOWN = 30  # the history's default range
 DETAILS_SHOWN = 50  # alerts listed with their evidence and deliveries (newest first)
+HISTORY_LIMIT = 500  # rows in the table; narrow the filters for older ones
 
 
 def delivery_state(settings: Settings, row: dict[str, Any]) -> str:
@@ -80,8 +81,11 @@ def _history(settings: Settings) -> list[dict[str, Any]] | None:
         stations=tuple(chosen_stations),
         severities=tuple(chosen_severities),
         statuses=tuple(chosen_states),
+        limit=HISTORY_LIMIT,
     )
     st.subheader(f"History ({len(history)})")
+    if len(history) == HISTORY_LIMIT:
+        st.caption(f"The newest {HISTORY_LIMIT}: narrow the range or filters to see older ones.")
     if not history:
         st.info("No alert matches these filters.")
         return history

@@ -74,7 +74,8 @@ def _plain(value: Any) -> Any:
 
 @functools.cache
 def _cache(ttl_s: int) -> Callable[..., Any]:
-    @st.cache_data(ttl=ttl_s, show_spinner=False)
+    # Bounded: a read keyed by the current time (silences not over) adds an entry per rerun.
+    @st.cache_data(ttl=ttl_s, max_entries=1000, show_spinner=False)
     def run(
         url: str,
         _read: Callable[..., Any],
