@@ -10,6 +10,7 @@ from inference.training.cli import model_app
 from monitor.cli.alerts import alerts_app
 from monitor.cli.baseline import baseline_app
 from monitor.cli.common import app
+from monitor.cli.dashboard import dashboard
 from monitor.cli.db import db_app
 from monitor.cli.monitor import monitor_app
 from monitor.cli.settings import show_settings
@@ -23,6 +24,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(silence_app, name="silence")
 app.add_typer(alerts_app, name="alerts")
+app.command("dashboard")(dashboard)
 # The model pipeline's commands import torch only when they run (the `train` extra).
 app.add_typer(model_app, name="model", help="Train, export, quantize and evaluate models.")
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import (
@@ -502,6 +503,30 @@ class Settings(BaseSettings):
         ),
     )
 
+    # -- the dashboard ------------------------------------------------------------------
+    dashboard_host: str = Field(
+        default="127.0.0.1",
+        description="Address `beltwatch dashboard` binds (a wall screen elsewhere: `0.0.0.0`).",
+    )
+    dashboard_port: int = Field(
+        default=8501, ge=1, le=65535, description="Port `beltwatch dashboard` listens on."
+    )
+    dashboard_refresh_s: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description=(
+            "How often the dashboard's Overview refreshes itself; its database reads are "
+            "cached this long."
+        ),
+    )
+    site_timezone: str = Field(
+        default="UTC",
+        description=(
+            "IANA time zone the dashboard shows times in (`Europe/Berlin`); they are stored in UTC."
+        ),
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -538,6 +563,15 @@ class Settings(BaseSettings):
         if value is not None:
             raw = value.get_secret_value() if isinstance(value, SecretStr) else value
             check_url(raw, secret=True, https_only=False)
+        return value
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as Europe/Berlin") from None
         return value
 
     @field_validator("divert_url")

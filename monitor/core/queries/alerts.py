@@ -6,12 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, text, update
+from sqlalchemy import Connection, Row, RowMapping, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from monitor.core.db.models import Alert
+from monitor.core.vocabulary import SEVERITIES
 
 _ALERTS = Alert.__table__
+# How a filter and a list name the site's own alerts (station_id NULL).
+SITE_LABEL = "(site)"
 
 
 def open_episodes_locked(conn: Connection, fingerprints: Sequence[str]) -> dict[str, Row]:
@@ -51,3 +54,57 @@ def open_episode(conn: Connection, **values: Any) -> int | None:
 def update_episode(conn: Connection, alert_id: int, **values: Any) -> None:
     """Write an episode's new fields (as `monitor.alerts.decide` decided them)."""
     conn.execute(update(Alert).where(Alert.id == alert_id).values(**values))
+
+
+def firing_alerts(conn: Connection) -> list[RowMapping]:
+    """Every firing episode, the most severe first, then the oldest."""
+    severity_rank = case(
+        {severity: rank for rank, severity in enumerate(SEVERITIES)},
+        value=_ALERTS.c.severity,
+        else_=len(SEVERITIES),
+    )
+    return list(
+        conn.execute(
+            select(_ALERTS)
+            .where(_ALERTS.c.status == "firing")
+            .order_by(severity_rank, _ALERTS.c.started_at, _ALERTS.c.id)
+        ).mappings()
+    )
+
+
+def alert_history(
+    conn: Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    rules: Sequence[str] = (),
+    stations: Sequence[str] = (),
+    severities: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    limit: int = 500,
+) -> list[RowMapping]:
+    """Episodes that started in [since, until), newest first, at most `limit`; an empty
+    filter admits every value. A station filter of SITE_LABEL matches the site's alerts."""
+    query = select(_ALERTS).where(_ALERTS.c.started_at >= since, _ALERTS.c.started_at < until)
+    if rules:
+        query = query.where(_ALERTS.c.rule.in_(rules))
+    if stations:
+        named = [s for s in stations if s != SITE_LABEL]
+        match = _ALERTS.c.station_id.in_(named)
+        query = query.where(
+            or_(match, _ALERTS.c.station_id.is_(None)) if SITE_LABEL in stations else match
+        )
+    if severities:
+        query = query.where(_ALERTS.c.severity.in_(severities))
+    if statuses:
+        query = query.where(_ALERTS.c.status.in_(statuses))
+    order = query.order_by(_ALERTS.c.started_at.desc(), _ALERTS.c.id.desc()).limit(limit)
+    return list(conn.execute(order).mappings())
+
+
+def alert_rules_and_stations(conn: Connection) -> tuple[list[str], list[str]]:
+    """The rules and the stations that have had an alert (sorted; the site as SITE_LABEL),
+    for the choices of a filter."""
+    rules = conn.execute(select(_ALERTS.c.rule).distinct().order_by(_ALERTS.c.rule)).scalars()
+    stations = conn.execute(select(_ALERTS.c.station_id).distinct()).scalars()
+    return list(rules), sorted(SITE_LABEL if s is None else s for s in stations)

@@ -6,6 +6,7 @@ number of dispatchers can drain at once and none sends a row another holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,3 +108,20 @@ def installation_id(conn: Connection) -> str:
     if found is None:  # a table emptied by hand: make a new id rather than fail delivery
         found = conn.execute(text("INSERT INTO installation DEFAULT VALUES RETURNING id")).scalar()
     return found.hex
+
+
+def deliveries_of(conn: Connection, alert_ids: Sequence[int]) -> list[RowMapping]:
+    """The notifications of these alerts, oldest first: alert_id, channel, event, hour,
+    status, attempts, next_attempt_at, delivered_at, last_error, created_at."""
+    if not alert_ids:
+        return []
+    return list(
+        conn.execute(
+            text(
+                "SELECT id, alert_id, channel, event, hour, status, attempts, next_attempt_at, "
+                "delivered_at, last_error, created_at FROM notifications "
+                "WHERE alert_id = ANY(:ids) ORDER BY created_at, id"
+            ),
+            {"ids": list(alert_ids)},
+        ).mappings()
+    )

@@ -88,3 +88,16 @@ def sample(
         {"station": station, "since": since, "until": until, "fraction": fraction, "size": size},
     ).all()
     return np.array(rows, dtype=np.float64).reshape(-1, len(columns))
+
+
+def counts_since(conn: Connection, since: datetime) -> dict[str, int]:
+    """station -> predictions captured at or after `since` (absent: none); meant for the
+    open hour, the one range the dashboard reads from raw rows."""
+    rows = conn.execute(
+        text(
+            "SELECT station_id, count(*) FROM predictions WHERE captured_at >= :since "
+            "GROUP BY station_id"
+        ),
+        {"since": since},
+    ).all()
+    return {station: int(n) for station, n in rows}

@@ -43,3 +43,15 @@ def all_profiles(conn: Connection) -> list[dict[str, Any]]:
     """Every stored profile, by station id."""
     rows = conn.execute(text("SELECT * FROM reference_profiles ORDER BY station_id")).mappings()
     return [dict(row) for row in rows]
+
+
+def reference_bands(conn: Connection) -> dict[str, dict[str, Any]]:
+    """station -> its profile without the sample (what a summary needs, not the bulk):
+    window_start, window_end, provisional, quantiles, hourly_spread, baseline_critical_rate."""
+    rows = conn.execute(
+        text(
+            "SELECT station_id, window_start, window_end, provisional, quantiles, "
+            "hourly_spread, baseline_critical_rate FROM reference_profiles"
+        )
+    ).mappings()
+    return {row["station_id"]: dict(row) for row in rows}

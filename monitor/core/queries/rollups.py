@@ -144,3 +144,23 @@ def first_hours(conn: Connection, station: str, hours: int) -> list[datetime]:
             {"station": station, "hours": hours},
         ).scalars()
     )
+
+
+def latest_hour(conn: Connection) -> datetime | None:
+    """The newest hour that has been rolled up (None: none yet)."""
+    return conn.execute(text("SELECT max(hour) FROM hourly_rollups")).scalar_one()
+
+
+def site_hours(conn: Connection, since: datetime, until: datetime) -> list[RowMapping]:
+    """The site's rows (all stations, all model versions) in [since, until), oldest first:
+    hour, n_total, n_critical."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT hour, n_total, n_critical FROM hourly_rollups "
+                "WHERE station_id IS NULL AND model_version IS NULL "
+                "AND hour >= :since AND hour < :until ORDER BY hour"
+            ),
+            {"since": since, "until": until},
+        ).mappings()
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from monitor.core.db.models import Silence
 
@@ -50,3 +50,25 @@ def add_silence(
         )
         .returning(Silence.id)
     ).scalar_one()
+
+
+def end_silence(conn: Connection, silence_id: int, *, at: datetime, ended_by: str) -> bool:
+    """End a silence at `at`, noting who ended it in its comment; one still to come is
+    deleted (its window cannot end before it starts). False: no such silence not over."""
+    over = conn.execute(
+        delete(Silence)
+        .where(Silence.id == silence_id, Silence.starts_at >= at)
+        .returning(Silence.id)
+    ).scalar_one_or_none()
+    if over is not None:
+        return True
+    ended = conn.execute(
+        update(Silence)
+        .where(Silence.id == silence_id, Silence.ends_at > at)
+        .values(
+            ends_at=at,
+            comment=func.concat(Silence.comment, f" [ended by {ended_by}]"),
+        )
+        .returning(Silence.id)
+    ).scalar_one_or_none()
+    return ended is not None
