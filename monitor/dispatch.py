@@ -55,6 +55,8 @@ class DispatchStats:
     retrying: int = 0
     failed: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
+    # Each row settled: (row id, channel, event, "delivered" / "retrying" / "failed", detail).
+    rows: list[tuple[int, str, str, str, str]] = field(default_factory=list)
 
     @property
     def attempted(self) -> int:
@@ -156,19 +158,24 @@ class Dispatcher:
     ) -> None:
         """Write the verdict: delivered, failed (give up, or out of attempts), or a retry
         after the backoff (or the receiver's Retry-After, if longer)."""
+        where = (row["id"], row["channel"], row["event"])
         if delivery.delivered:
             outbox.mark_delivered(conn, row["id"], attempts, now)
             stats.delivered += 1
+            stats.rows.append((*where, "delivered", ""))
             return
         error = _describe(delivery)
         if delivery.outcome is Outcome.GIVE_UP:
             self._fail(conn, row["id"], attempts, error, stats)
+            stats.rows.append((*where, "failed", error))
             return
         if attempts >= self.settings.notify_max_attempts:
             self._fail(conn, row["id"], attempts, f"{error} (after {attempts} attempts)", stats)
+            stats.rows.append((*where, "failed", error))
             return
         wait = max(backoff_s(attempts, self.settings), delivery.retry_after_s or 0.0)
         outbox.schedule_retry(conn, row["id"], attempts, error, now + timedelta(seconds=wait))
+        stats.rows.append((*where, "retrying", f"{error}; next in {wait:.0f} s"))
         if delivery.reason is Reason.RATE_LIMITED:
             # The limit is the channel's (Slack: about one message a second per channel):
             # sending its other messages now would only be refused and reorder them.

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from monitor.cli.common import fail, settings_from
+from monitor.cli.common import engine_for, fail, settings_from
 
 # The registry is light (httpx, no database, no Evidently): imported here so the help
 # lists the same channel names routes accept.
@@ -67,3 +69,70 @@ def alerts_test(
                 break
     if failed:
         raise typer.Exit(1)
+
+
+@alerts_app.command("send")
+def alerts_send(ctx: typer.Context) -> None:
+    """Deliver the outbox's due notifications once and print what was sent, retried, failed.
+    (`monitor once`/`backfill` only queue; `monitor run` also drains on its own.)"""
+    from monitor.dispatch import Dispatcher
+    from monitor.receivers import build_notifiers
+
+    settings = settings_from(ctx)
+    notifiers = build_notifiers(settings)  # a ConfigError: exit 2 at the CLI's boundary
+    with engine_for(settings) as engine:
+        dispatcher = Dispatcher(engine, notifiers, settings)
+        try:
+            stats = dispatcher.run_once()
+        finally:
+            dispatcher.close()
+    table = Table("row", "channel", "event", "outcome", "detail", box=None)
+    for row_id, channel, event, state, detail in stats.rows:
+        table.add_row(str(row_id), channel, event, state, detail)
+    if stats.rows:
+        Console().print(table)
+    typer.echo(
+        f"{stats.delivered} delivered, {stats.retrying} to retry, {stats.failed} failed"
+        + ("" if stats.rows else " (nothing due)")
+    )
+    if stats.failed:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("list")
+def alerts_list(ctx: typer.Context) -> None:
+    """Firing alerts, then notifications that are pending or failed."""
+    from monitor.core.queries.alerts import firing_alerts
+    from monitor.core.queries.notifications import undelivered
+
+    settings = settings_from(ctx)
+    with engine_for(settings) as engine, engine.connect() as conn:
+        firing, outbox = firing_alerts(conn), undelivered(conn)
+    console = Console()
+    alerts = Table("id", "severity", "rule", "station", "since", "summary", title="firing alerts")
+    for alert in firing:
+        alerts.add_row(
+            str(alert["id"]),
+            alert["severity"],
+            alert["rule"],
+            alert["station_id"] or "(site)",
+            f"{alert['started_at'].astimezone(UTC):%Y-%m-%d %H:%MZ}",
+            alert["summary"],
+        )
+    console.print(alerts if firing else "no firing alerts")
+    rows = Table(
+        "row", "alert", "channel", "event", "status", "attempts", "next / error",
+        title="notifications pending or failed",
+    )  # fmt: skip
+    for row in outbox:
+        after = (
+            f"next {row['next_attempt_at'].astimezone(UTC):%Y-%m-%d %H:%M:%SZ}"
+            if row["status"] == "pending"
+            else ""
+        )
+        detail = "; ".join(part for part in (after, row["last_error"] or "") if part)
+        rows.add_row(
+            str(row["id"]), f"{row['rule']}:{row['station_id'] or '(site)'}", row["channel"],
+            row["event"], row["status"], str(row["attempts"]), detail,
+        )  # fmt: skip
+    console.print(rows if outbox else "no notifications pending or failed")

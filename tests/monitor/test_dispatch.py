@@ -413,3 +413,38 @@ def test_a_429_pauses_the_whole_channel_until_retry_after(
     sent = [int(r.headers["webhook-id"].rsplit("_", 1)[1]) for r, _ in httpserver.log]
     assert sent == [ids[0], *ids]  # the refused one again first, then the others in order
     assert [row(engine, i)["status"] for i in ids] == ["delivered"] * 3
+
+
+def test_alerts_list_and_send_show_and_drain_the_outbox(
+    engine, db_url, httpserver: HTTPServer
+) -> None:
+    """`alerts list` shows what waits, `alerts send` delivers what is due once and says
+    what became of each row; a refused row is failed, listed with its reason, exit 1."""
+    httpserver.expect_ordered_request("/hook").respond_with_data("", status=200)
+    httpserver.expect_ordered_request("/hook").respond_with_data("bad payload", status=400)
+    first = queue(engine, alert_id=1)
+    second = queue(engine, alert_id=2)
+    with engine.begin() as conn:  # due now, whatever the test's fixed clock says
+        conn.execute(text("UPDATE notifications SET next_attempt_at = now(), created_at = now()"))
+    env = {
+        "BELTWATCH_DATABASE_URL": db_url.render_as_string(hide_password=False),
+        "BELTWATCH_WEBHOOK_URL": httpserver.url_for("/hook"),
+        "COLUMNS": "200",
+    }
+    listed = CliRunner().invoke(app, ["alerts", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "firing alerts" in listed.output and "critical_rate" in listed.output
+    assert listed.output.split("notifications pending or failed")[1].count("pending") == 2
+
+    sent = CliRunner().invoke(app, ["alerts", "send"], env=env)
+    assert sent.exit_code == 1, sent.output  # one row failed for good
+    assert "1 delivered, 0 to retry, 1 failed" in sent.output
+    assert row(engine, first)["status"] == "delivered"
+    assert row(engine, second)["status"] == "failed"
+
+    listed = CliRunner().invoke(app, ["alerts", "list"], env=env)
+    assert "failed" in listed.output and "400" in listed.output
+    assert "pending" not in listed.output.split("notifications pending or failed")[1]
+
+    again = CliRunner().invoke(app, ["alerts", "send"], env=env)
+    assert again.exit_code == 0 and "(nothing due)" in again.output

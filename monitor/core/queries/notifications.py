@@ -125,3 +125,21 @@ def deliveries_of(conn: Connection, alert_ids: Sequence[int]) -> list[RowMapping
             {"ids": list(alert_ids)},
         ).mappings()
     )
+
+
+def undelivered(conn: Connection, *, limit: int = 200) -> list[RowMapping]:
+    """Pending and failed rows with their alert's rule and station, newest first: id,
+    alert_id, rule, station_id, channel, event, status, attempts, next_attempt_at,
+    last_error, created_at."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT n.id, n.alert_id, a.rule, a.station_id, n.channel, n.event, n.status, "
+                "n.attempts, n.next_attempt_at, n.last_error, n.created_at "
+                "FROM notifications n JOIN alerts a ON a.id = n.alert_id "
+                "WHERE n.status IN ('pending', 'failed') ORDER BY n.created_at DESC, n.id DESC "
+                "LIMIT :limit"
+            ),
+            {"limit": limit},
+        ).mappings()
+    )
