@@ -114,3 +114,10 @@ def test_the_worker_imports_neither_torch_nor_the_hourly_monitor(entry: str) -> 
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_test_modules_have_unique_names() -> None:
+    """tests/ is no package (pytest's default import mode): two test files with one name
+    make the whole run stop at collection."""
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
