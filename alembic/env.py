@@ -1,4 +1,4 @@
-"""Alembic environment. beltwatch passes an open connection (monitor/db/migrate.py); the
+"""Alembic environment. beltwatch passes an open connection (monitor/core/db/migrate.py); the
 plain `alembic` command gets its database from the BELTWATCH_* settings instead.
 """
 

@@ -1,6 +1,6 @@
 """initial schema: every table of DESIGN.md; `predictions` range-partitioned by captured_at.
 
-The daily partitions themselves are created by code (monitor/db/partitions.py); dropping
+The daily partitions themselves are created by code (monitor/core/db/partitions.py); dropping
 the parent table drops them with it.
 
 Revision ID: 0001
