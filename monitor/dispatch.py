@@ -119,17 +119,17 @@ class Dispatcher:
         notifier = self.notifiers.get(row["channel"])
         if notifier is None:
             why = f"no receiver configured for channel {row['channel']!r}"
-            self._fail(conn, row["id"], attempts, why, stats, reason="no_receiver")
+            self._fail(conn, row, attempts, why, stats, reason="no_receiver")
             return
         if now - row["created_at"] > timedelta(hours=self.settings.notify_max_age_hours):
             why = f"gave up: older than {self.settings.notify_max_age_hours} h"
-            self._fail(conn, row["id"], row["attempts"], why, stats, reason="too_old")
+            self._fail(conn, row, row["attempts"], why, stats, reason="too_old")
             return
         try:
             notice = AlertNotice.from_json(row["payload"])
         except ValueError as error:  # no receiver could render it, now or later
             why = f"unreadable payload: {error}"
-            self._fail(conn, row["id"], attempts, why, stats, reason="unreadable")
+            self._fail(conn, row, attempts, why, stats, reason="unreadable")
             return
         if self._installation is None:
             self._installation = outbox.installation_id(conn)
@@ -166,12 +166,10 @@ class Dispatcher:
             return
         error = _describe(delivery)
         if delivery.outcome is Outcome.GIVE_UP:
-            self._fail(conn, row["id"], attempts, error, stats)
-            stats.rows.append((*where, "failed", error))
+            self._fail(conn, row, attempts, error, stats)
             return
         if attempts >= self.settings.notify_max_attempts:
-            self._fail(conn, row["id"], attempts, f"{error} (after {attempts} attempts)", stats)
-            stats.rows.append((*where, "failed", error))
+            self._fail(conn, row, attempts, f"{error} (after {attempts} attempts)", stats)
             return
         wait = max(backoff_s(attempts, self.settings), delivery.retry_after_s or 0.0)
         outbox.schedule_retry(conn, row["id"], attempts, error, now + timedelta(seconds=wait))
@@ -191,18 +189,19 @@ class Dispatcher:
     def _fail(
         self,
         conn: Connection,
-        row_id: int,
+        row: RowMapping,
         attempts: int,
         error: str,
         stats: DispatchStats,
         *,
         reason: str | None = None,
     ) -> None:
-        outbox.mark_failed(conn, row_id, attempts, error)
+        outbox.mark_failed(conn, row["id"], attempts, error)
         if reason:
             stats.by_reason[reason] += 1
-        log.error("notification %d failed: %s", row_id, error)
+        log.error("notification %d failed: %s", row["id"], error)
         stats.failed += 1
+        stats.rows.append((row["id"], row["channel"], row["event"], "failed", error))
 
 
 def _attempt(notifier: Notifier, message: Message, client: httpx.Client) -> Delivery:
