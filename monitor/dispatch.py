@@ -11,6 +11,10 @@ transaction:
 - A crash between the HTTP call and the commit leaves the row pending: it is sent again
   with the same dedup key / webhook-id, so the receiver deduplicates it. (Slack has no
   idempotency key: there a crash at that instant can post twice.)
+
+A receiver that holds alert state (Alertmanager: `Refreshing`) is also told, once a pass,
+every firing alert routed to it whose trigger went out, so its copy stays active; a failed
+refresh is logged, not retried (the next pass re-posts).
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 import httpx
 from prometheus_client import Counter as PromCounter
 from sqlalchemy import Connection, Engine, RowMapping
 
+from monitor.core.queries import alerts as episodes
 from monitor.core.queries import notifications as outbox
 from monitor.core.settings import Settings
 from monitor.notifiers.base import (
@@ -37,6 +43,7 @@ from monitor.notifiers.base import (
     Reason,
     outbox_message_id,
 )
+from monitor.routing import channels_for
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +64,23 @@ class DispatchStats:
     by_reason: Counter[str] = field(default_factory=Counter)
     # Each row settled: (row id, channel, event, "delivered" / "retrying" / "failed", detail).
     rows: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    # Firing alerts re-posted to receivers that hold state, and refreshes that failed.
+    refreshed: int = 0
+    refresh_failures: list[str] = field(default_factory=list)
 
     @property
     def attempted(self) -> int:
         return self.delivered + self.retrying + self.failed
+
+
+@runtime_checkable
+class Refreshing(Protocol):
+    """A receiver that holds alert state (Alertmanager) and must be told, every pass, what
+    still fires, or it lets the alerts lapse."""
+
+    def refresh(self, notices: Sequence[AlertNotice], client: httpx.Client) -> Delivery:
+        """Re-post these firing alerts; never raise for an HTTP or network failure."""
+        ...
 
 
 def backoff_s(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
@@ -103,6 +123,7 @@ class Dispatcher:
                 if row is None:
                     break
                 self._deliver(conn, row, stats)
+        self._refresh(stats)
         if stats.attempted:
             log.info(
                 "dispatcher: %d delivered, %d to retry, %d failed",
@@ -111,6 +132,38 @@ class Dispatcher:
                 stats.failed,
             )
         return stats
+
+    def _refresh(self, stats: DispatchStats) -> None:
+        """Re-post the firing alerts to the receivers that hold state. The alerts stay
+        share-locked until the posts are done, so one being resolved meanwhile is left out,
+        and its resolve, queued after the lock is released, is posted after them."""
+        holders = {c: n for c, n in self.notifiers.items() if isinstance(n, Refreshing)}
+        if not holders:
+            return
+        with self.engine.begin() as conn:
+            # A trigger held back by a silence never went out: nor does its refresh.
+            firing = [r for r in episodes.firing_alerts(conn, hold=True) if r["last_notified_at"]]
+            for channel, notifier in holders.items():
+                notices = [
+                    _firing_notice(row)
+                    for row in firing
+                    if channel
+                    in channels_for(self.settings, row["rule"], row["severity"], row["station_id"])
+                ]
+                if not notices:
+                    continue
+                try:
+                    delivery = notifier.refresh(notices, self._client)
+                except Exception as error:  # the edge: count, log, keep going
+                    log.exception("notifier %s raised on refresh", channel)
+                    delivery = Delivery(
+                        Outcome.RETRY, Reason.UNEXPECTED, detail=type(error).__name__
+                    )
+                if delivery.delivered:
+                    stats.refreshed += len(notices)
+                else:
+                    stats.refresh_failures.append(f"{channel}: {_describe(delivery)}")
+                    log.warning("refresh of %s failed: %s", channel, _describe(delivery))
 
     def _deliver(self, conn: Connection, row: RowMapping, stats: DispatchStats) -> None:
         """One claimed row: refuse what cannot be sent, else one attempt, then settle."""
@@ -202,6 +255,22 @@ class Dispatcher:
         log.error("notification %d failed: %s", row["id"], error)
         stats.failed += 1
         stats.rows.append((row["id"], row["channel"], row["event"], "failed", error))
+
+
+def _firing_notice(row: RowMapping) -> AlertNotice:
+    """A firing episode as its receivers are told it again (as a repeat would)."""
+    return AlertNotice(
+        alert_id=row["id"],
+        fingerprint=row["fingerprint"],
+        rule=row["rule"],
+        station_id=row["station_id"],
+        severity=row["severity"],
+        event="repeat",
+        summary=row["summary"],
+        evidence=row["evidence"] or {},
+        hour=row["last_evaluated_at"] or row["started_at"],
+        started_at=row["started_at"],
+    )
 
 
 def _attempt(notifier: Notifier, message: Message, client: httpx.Client) -> Delivery:

@@ -460,6 +460,21 @@ class Settings(BaseSettings):
             "optionally prefixed `whsec_`, as the spec's libraries read it (secret)."
         ),
     )
+    alertmanager_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Prometheus Alertmanager's base URL (`http://alertmanager:9093`, plus its route "
+            "prefix if it has one): firing alerts are posted to `/api/v2/alerts` and re-posted "
+            "every dispatcher pass; `user:pass@` in it is sent as basic auth (secret)."
+        ),
+    )
+    alertmanager_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token for an Alertmanager behind an authenticating proxy, sent as "
+            "`Authorization: Bearer ...` (secret); not together with `user:pass@`."
+        ),
+    )
     alert_routes: list[Route] = Field(
         default_factory=list,
         description=(
@@ -557,7 +572,7 @@ class Settings(BaseSettings):
             check_url(raw, secret=True, https_only=True)
         return value
 
-    @field_validator("webhook_url", "dashboard_url", "heartbeat_url")
+    @field_validator("webhook_url", "alertmanager_url", "dashboard_url", "heartbeat_url")
     @classmethod
     def _check_any_url(cls, value: SecretStr | str | None) -> SecretStr | str | None:
         if value is not None:

@@ -8,7 +8,8 @@ commonLabels, commonAnnotations, externalURL, alerts: [{status, labels, annotati
 startsAt, endsAt, generatorURL, fingerprint}]}, one alert per message. groupKey is the
 episode's dedup key and fingerprint beltwatch's (rule:station, rule@site): both stay the same from
 trigger through repeats to resolve. endsAt is "0001-01-01T00:00:00Z" while firing.
-Labels and annotations are strings, as in Alertmanager.
+Labels (alertname, station, severity, site, fingerprint) and annotations are strings, as
+in Alertmanager.
 
 Signing (Standard Webhooks 1.0.0): webhook-id (the message's idempotency key, the same on
 every retry), webhook-timestamp (unix seconds of this attempt) and webhook-signature =
@@ -75,6 +76,7 @@ class WebhookConfig:
     url: SecretStr  # a URL often carries a token: treated as a secret
     secret: SecretStr | None = None
     receiver: str = "beltwatch"
+    site: str = "site"  # the `site` label: which plant or line these stations belong to
     dashboard_url: str | None = None
     timeout_s: float | None = None  # None: the client's timeout
 
@@ -87,6 +89,7 @@ class WebhookConfig:
             object.__setattr__(self, "secret", secret)
             signing_key(secret)  # a secret that is not base64 fails here, not at the first send
         check_text("webhook_receiver", self.receiver)
+        check_text("site_name", self.site)
         if self.dashboard_url is not None:
             check_url("dashboard_url", self.dashboard_url, secret=False, https_only=False)
         check_timeout("webhook_timeout_s", self.timeout_s)
@@ -140,6 +143,7 @@ def render(message: Message, config: WebhookConfig) -> dict[str, Any]:
         "alertname": rule,
         "station": who,
         "severity": notice.severity,
+        "site": config.site,
         "fingerprint": fingerprint,
     }
     link = dashboard_link(config.dashboard_url, message)
@@ -226,6 +230,7 @@ def from_settings(settings: Settings) -> WebhookNotifier:
             url=settings.webhook_url,  # type: ignore[arg-type]  # checked here
             secret=settings.webhook_secret,
             receiver=settings.site_name,
+            site=settings.site_name,
             dashboard_url=settings.dashboard_url,
         )
     )

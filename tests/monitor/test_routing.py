@@ -86,7 +86,7 @@ def test_routes_are_raw_settings_checked_where_receivers_are_built(monkeypatch) 
     )
     assert (
         "alert_routes (BELTWATCH_ALERT_ROUTES): route channel 'sms' unknown; expected one of "
-        "slack, pagerduty, opsgenie, webhook" in message
+        "slack, pagerduty, opsgenie, webhook, alertmanager" in message
     )
     assert "secret-part" not in message
 
@@ -99,7 +99,7 @@ def test_a_slack_url_that_loads_is_one_the_notifier_accepts() -> None:
 
 
 def test_the_registry_declares_each_receiver_once_with_real_settings() -> None:
-    assert CHANNELS == ("slack", "pagerduty", "opsgenie", "webhook")
+    assert CHANNELS == ("slack", "pagerduty", "opsgenie", "webhook", "alertmanager")
     assert len(set(CHANNELS)) == len(RECEIVERS)
     for receiver in RECEIVERS:
         assert receiver.setting in Settings.model_fields
@@ -119,6 +119,10 @@ MALFORMED_SECRETS = {
     "pagerduty": {"pagerduty_routing_key": "s3cr3t-but-too-short"},
     "opsgenie": {"opsgenie_api_key": " s3cr3t-opsgenie-key "},
     "webhook": {"webhook_url": "https://e.x/hook", "webhook_secret": "whsec_s3cr3t!!"},
+    "alertmanager": {
+        "alertmanager_url": "http://am:s3cr3t@am.example:9093",
+        "alertmanager_token": "s3cr3t-token",
+    },
 }
 
 

@@ -56,20 +56,23 @@ def update_episode(conn: Connection, alert_id: int, **values: Any) -> None:
     conn.execute(update(Alert).where(Alert.id == alert_id).values(**values))
 
 
-def firing_alerts(conn: Connection) -> list[RowMapping]:
-    """Every firing episode, the most severe first, then the oldest."""
+def firing_alerts(conn: Connection, *, hold: bool = False) -> list[RowMapping]:
+    """Every firing episode, the most severe first, then the oldest. hold: share-lock them
+    until the transaction ends, leaving out any another transaction is changing (a refresh
+    must not re-announce an alert that is being resolved)."""
     severity_rank = case(
         {severity: rank for rank, severity in enumerate(SEVERITIES)},
         value=_ALERTS.c.severity,
         else_=len(SEVERITIES),
     )
-    return list(
-        conn.execute(
-            select(_ALERTS)
-            .where(_ALERTS.c.status == "firing")
-            .order_by(severity_rank, _ALERTS.c.started_at, _ALERTS.c.id)
-        ).mappings()
+    query = (
+        select(_ALERTS)
+        .where(_ALERTS.c.status == "firing")
+        .order_by(severity_rank, _ALERTS.c.started_at, _ALERTS.c.id)
     )
+    if hold:
+        query = query.with_for_update(read=True, skip_locked=True)
+    return list(conn.execute(query).mappings())
 
 
 def alert_history(

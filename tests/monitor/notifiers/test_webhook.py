@@ -57,7 +57,9 @@ def test_firing_alert_is_alertmanagers_version_4_body(httpserver: HTTPServer, cl
     httpserver.expect_oneshot_request(
         PATH, method="POST", headers={"Content-Type": "application/json"}
     ).respond_with_data("", status=200)
-    webhook = notifier(httpserver, receiver="line-7", dashboard_url="https://bw.example/alerts")
+    webhook = notifier(
+        httpserver, receiver="line-7", site="plant-2", dashboard_url="https://bw.example/alerts"
+    )
 
     delivery = webhook.send(message(), client)
 
@@ -72,6 +74,7 @@ def test_firing_alert_is_alertmanagers_version_4_body(httpserver: HTTPServer, cl
         "alertname": "critical_rate",
         "station": "cam-3",
         "severity": "critical",
+        "site": "plant-2",
         "fingerprint": "critical_rate:cam-3",
     }
     annotations = {
