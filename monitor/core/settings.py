@@ -475,6 +475,13 @@ class Settings(BaseSettings):
             "`Authorization: Bearer ...` (secret); not together with `user:pass@`."
         ),
     )
+    reports_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL under which a web server of yours serves `reports_dir`; Alertmanager "
+            "alerts then carry a `report` link to their drift report (never its file path)."
+        ),
+    )
     alert_routes: list[Route] = Field(
         default_factory=list,
         description=(
@@ -572,7 +579,9 @@ class Settings(BaseSettings):
             check_url(raw, secret=True, https_only=True)
         return value
 
-    @field_validator("webhook_url", "alertmanager_url", "dashboard_url", "heartbeat_url")
+    @field_validator(
+        "webhook_url", "alertmanager_url", "dashboard_url", "reports_url", "heartbeat_url"
+    )
     @classmethod
     def _check_any_url(cls, value: SecretStr | str | None) -> SecretStr | str | None:
         if value is not None:

@@ -15,7 +15,8 @@ in CamelCase, so it cannot collide with other sources' alerts), rule, severity, 
 station (absent for a site-wide alert, so a matcher on stations skips it, as beltwatch's
 routes do). Annotations: summary, description (the evidence, one `key: value` a line,
 without the report's file path: that is the server's business), dashboard (this alert's
-page, also generatorURL). Values are strings, as Alertmanager wants.
+page, also generatorURL) and report (its drift report under `reports_url`, when set).
+Values are strings, as Alertmanager wants.
 
 Auth: `user:pass@` in the URL becomes a basic-auth header, or a bearer token
 (`alertmanager_token`); never both. The URL and both secrets are redacted from every
@@ -31,8 +32,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from os.path import normpath
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
@@ -74,6 +77,9 @@ class AlertmanagerConfig:
     token: SecretStr | None = None  # bearer token, for a proxy in front of it
     site: str = "site"
     dashboard_url: str | None = None
+    # Where a web server serves reports_dir: a report's link is reports_url + its path there.
+    reports_url: str | None = None
+    reports_dir: Path | None = None
     pass_interval_s: float = 60.0  # how often the dispatcher re-posts (dispatch_interval_s)
     timeout_s: float | None = None  # None: the client's timeout
 
@@ -92,6 +98,8 @@ class AlertmanagerConfig:
         check_text("site_name", self.site)
         if self.dashboard_url is not None:
             check_url("dashboard_url", self.dashboard_url, secret=False, https_only=False)
+        if self.reports_url is not None:
+            check_url("reports_url", self.reports_url, secret=False, https_only=False)
         if not self.pass_interval_s > 0:
             raise NotifierConfigError("dispatch_interval_s", "must be a positive number")
         check_timeout("alertmanager_timeout_s", self.timeout_s)
@@ -144,6 +152,20 @@ def dashboard_page(dashboard_url: str | None, notice: AlertNotice) -> str | None
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def report_link(notice: AlertNotice, config: AlertmanagerConfig) -> str | None:
+    """The drift report's URL under reports_url; None without one, or for a report kept
+    outside reports_dir (its path is never shown instead)."""
+    report = notice.evidence.get("report")
+    if not (report and config.reports_url and config.reports_dir):
+        return None
+    try:
+        # Lexical, not resolved: rendering touches no file system (".." is folded first).
+        inside = Path(normpath(report)).relative_to(normpath(config.reports_dir))
+    except ValueError:
+        return None
+    return f"{config.reports_url.rstrip('/')}/{quote(inside.as_posix())}"
+
+
 def render(notice: AlertNotice, config: AlertmanagerConfig, now: datetime) -> dict[str, Any]:
     """One alert of the API v2 body: resolved at its resolution time, else active for
     ENDS_AFTER_PASSES passes from `now`."""
@@ -159,6 +181,8 @@ def render(notice: AlertNotice, config: AlertmanagerConfig, now: datetime) -> di
     link = dashboard_page(config.dashboard_url, notice)
     if link:
         annotations["dashboard"] = link
+    if report := report_link(notice, config):
+        annotations["report"] = report
     return {
         "labels": labels(notice, config.site),
         "annotations": annotations,
@@ -231,6 +255,8 @@ def from_settings(settings: Settings) -> AlertmanagerNotifier:
             token=settings.alertmanager_token,
             site=settings.site_name,
             dashboard_url=settings.dashboard_url,
+            reports_url=settings.reports_url,
+            reports_dir=settings.effective_reports_dir,
             pass_interval_s=settings.dispatch_interval_s,
         )
     )

@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,6 +130,35 @@ def test_the_description_leaves_out_the_reports_server_path():
     alert = render(message(evidence=evidence).payload, config, NOW)
     assert alert["annotations"]["description"] == "shift_sd: 4.2"
     assert "/var/lib" not in json.dumps(alert)
+
+
+@pytest.mark.parametrize(
+    ("report", "link"),
+    [
+        (
+            "/srv/bw/reports/20261125T05Z/lens_drift-cam 3.html",
+            "20261125T05Z/lens_drift-cam%203.html",
+        ),
+        ("/srv/bw/reports/../secrets/x.html", None),  # outside reports_dir: no link at all
+        ("/etc/passwd", None),
+    ],
+)
+def test_a_drift_report_is_linked_under_reports_url_never_by_its_path(report, link):
+    config = AlertmanagerConfig(
+        SecretStr("http://127.0.0.1:9093"),
+        reports_url="https://bw.example/reports/",
+        reports_dir=Path("/srv/bw/reports"),
+    )
+    alert = render(message(evidence={"report": report}).payload, config, NOW)
+    expected = f"https://bw.example/reports/{link}" if link else None
+    assert alert["annotations"].get("report") == expected
+    assert "/srv/" not in json.dumps(alert) and "/etc/" not in json.dumps(alert)
+
+
+def test_without_reports_url_a_report_has_no_link():
+    config = AlertmanagerConfig(SecretStr("http://127.0.0.1:9093"), reports_dir=Path("/srv/r"))
+    alert = render(message(evidence={"report": "/srv/r/x.html"}).payload, config, NOW)
+    assert "report" not in alert["annotations"]
 
 
 def test_a_route_prefix_is_kept_and_user_pass_becomes_basic_auth(httpserver, client):
