@@ -95,3 +95,8 @@ def run_states(conn: Connection, first: datetime, last: datetime) -> dict[dateti
         {"first": first, "last": last},
     ).all()
     return {hour: status for hour, status in rows}
+
+
+def last_done_hour(conn: Connection) -> datetime | None:
+    """The latest hour marked done (None before the first): how far the monitor has watched."""
+    return conn.execute(text("SELECT max(hour) FROM monitor_runs WHERE status = 'done'")).scalar()
