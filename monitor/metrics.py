@@ -2,7 +2,7 @@
 `monitor_metrics_port`), so a site can watch the watcher.
 
 Two kinds: counters this process increments (hourly runs by outcome, their duration) and
-what the database says at scrape time (the last hour done, the outbox by status and
+what the database says at scrape time (the last hour done and when, the outbox by status and
 channel, firing alerts by rule). The database ones are read per scrape rather than kept
 in memory because replicas share the work: whichever replica ran the hour, every one
 reports the same truth. Deliveries by outcome are the dispatcher's own counter
@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 from sqlalchemy import Engine
 
+from monitor.core.exceptions import ConfigError
 from monitor.core.queries import alerts, notifications, runs
 from monitor.core.settings import Settings
 from monitor.routing import configured_channels
@@ -77,15 +78,23 @@ class DatabaseCollector(Collector):
 
     def _read(self) -> list[GaugeMetricFamily]:
         with self.engine.connect() as conn:
-            last = runs.last_done_hour(conn)
+            last_hour, last_at = runs.last_done(conn)
             outbox = notifications.outbox_counts(conn)
             firing = alerts.firing_counts(conn)
-        done = GaugeMetricFamily(
+        # Both absent before the first hour: a 1970 timestamp would page at once.
+        hour = GaugeMetricFamily(
             "beltwatch_monitor_last_done_hour_timestamp_seconds",
-            "Start of the latest hour the monitor marked done (Unix time); absent before the first",
+            "Start of the latest hour the monitor marked done (Unix time)",
         )
-        if last is not None:
-            done.add_metric([], last.timestamp())
+        # The alert on a stopped monitor reads this one: an hour is done every hour,
+        # whatever monitor_minute is, so its age alone says how long the monitor has not run.
+        done_at = GaugeMetricFamily(
+            "beltwatch_monitor_last_done_timestamp_seconds",
+            "When the monitor last marked an hour done (Unix time)",
+        )
+        if last_hour is not None and last_at is not None:
+            hour.add_metric([], last_hour.timestamp())
+            done_at.add_metric([], last_at.timestamp())
         rows = GaugeMetricFamily(
             "beltwatch_outbox_rows",
             "Notification outbox rows, by status and channel",
@@ -100,7 +109,7 @@ class DatabaseCollector(Collector):
         )
         for rule in sorted(set(RULES) | set(firing)):
             by_rule.add_metric([rule], firing.get(rule, 0))
-        return [done, rows, by_rule]
+        return [hour, done_at, rows, by_rule]
 
 
 @contextmanager
@@ -112,11 +121,17 @@ def serving_metrics(
     if settings.monitor_metrics_port == 0:
         yield None
         return
+    try:
+        server, thread = start_http_server(
+            settings.monitor_metrics_port, addr=settings.monitor_metrics_host, registry=registry
+        )
+    except OSError as error:  # in use, or an address not of this host: name the setting
+        where = f"{settings.monitor_metrics_host}:{settings.monitor_metrics_port}"
+        raise ConfigError(
+            [("monitor_metrics_port", f"cannot serve on {where}: {error}")]
+        ) from error
     collector = DatabaseCollector(engine, settings)
     registry.register(collector)
-    server, thread = start_http_server(
-        settings.monitor_metrics_port, addr=settings.monitor_metrics_host, registry=registry
-    )
     log.info("metrics on http://%s:%d/metrics", settings.monitor_metrics_host, server.server_port)
     try:
         yield server.server_port

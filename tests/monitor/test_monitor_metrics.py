@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from monitor import metrics
+from monitor.core.exceptions import ConfigError
 from monitor.hourly import floor_hour
 from monitor.metrics import serving_metrics
 from monitor.rules import RULES
@@ -77,16 +77,19 @@ def _notification(conn, alert_id: int, channel: str, status: str, hour: datetime
 
 def test_database_series_match_what_the_database_holds(engine, settings) -> None:
     hour = floor_hour(datetime.now(UTC)) - timedelta(hours=3)
+    finished = datetime(2026, 11, 30, 9, 6, 30, tzinfo=UTC)
     with engine.begin() as conn:
-        for h, status in ((hour - timedelta(hours=1), "done"), (hour, "done")):
+        # The older hour was redone last (late rows): "when" is the latest finish of any
+        # done hour, "which" the latest hour; a later hour that failed counts as neither.
+        for h, status, at in (
+            (hour - timedelta(hours=1), "done", finished),
+            (hour, "done", finished - timedelta(minutes=50)),
+            (hour + timedelta(hours=1), "failed", finished + timedelta(minutes=5)),
+        ):
             conn.execute(
-                text("INSERT INTO monitor_runs (hour, status) VALUES (:h, :s)"),
-                {"h": h, "s": status},
+                text("INSERT INTO monitor_runs (hour, status, finished_at) VALUES (:h, :s, :at)"),
+                {"h": h, "s": status, "at": at},
             )
-        conn.execute(  # a later hour that failed does not count as done
-            text("INSERT INTO monitor_runs (hour, status) VALUES (:h, 'failed')"),
-            {"h": hour + timedelta(hours=1)},
-        )
         lens = [_alert(conn, "lens_drift", f"S{i}", "firing") for i in range(2)]
         _alert(conn, "no_data", "S9", "resolved")
         for i, status in enumerate(["pending", "failed", "failed", "delivered"]):
@@ -98,6 +101,7 @@ def test_database_series_match_what_the_database_holds(engine, settings) -> None
     assert got[("beltwatch_monitor_db_up", ())] == 1
     done = ("beltwatch_monitor_last_done_hour_timestamp_seconds", ())
     assert got[done] == hour.timestamp()
+    assert got[("beltwatch_monitor_last_done_timestamp_seconds", ())] == finished.timestamp()
     rows = {
         (dict(labels)["status"], dict(labels)["channel"]): value
         for (name, labels), value in got.items()
@@ -128,7 +132,7 @@ def test_every_rule_and_configured_channel_is_exposed_at_zero_on_an_empty_databa
     for rule in RULES:
         assert got[("beltwatch_alerts_firing", (("rule", rule),))] == 0
     # No hour done yet: no sample, rather than a timestamp of 1970 that would page at once.
-    assert not [k for k in got if k[0] == "beltwatch_monitor_last_done_hour_timestamp_seconds"]
+    assert not [k for k in got if k[0].startswith("beltwatch_monitor_last_done")]
 
 
 def test_a_database_outage_is_db_up_0_not_a_failed_scrape(engine, settings, cut_off) -> None:
@@ -150,14 +154,25 @@ def test_port_0_serves_nothing(engine, settings) -> None:
         assert port is None
 
 
+def test_a_port_in_use_is_a_configuration_error_naming_the_setting(engine, settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        s = settings.model_copy(update={"monitor_metrics_port": taken.getsockname()[1]})
+        with (
+            pytest.raises(ConfigError) as raised,
+            serving_metrics(engine, s, registry=CollectorRegistry()),
+        ):
+            pass
+    assert raised.value.problems[0][0] == "monitor_metrics_port"
+
+
 def _runs(outcome: str) -> float:
-    return metrics.RUNS.labels(outcome)._value.get()
+    return REGISTRY.get_sample_value("beltwatch_monitor_runs_total", {"outcome": outcome}) or 0
 
 
 def _run_count() -> float:
-    return next(
-        s.value for s in metrics.RUN_SECONDS.collect()[0].samples if s.name.endswith("_count")
-    )
+    return REGISTRY.get_sample_value("beltwatch_monitor_run_duration_seconds_count") or 0
 
 
 def test_each_hourly_run_is_counted_by_outcome_with_its_duration(engine, settings, cut_off) -> None:

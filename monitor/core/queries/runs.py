@@ -97,6 +97,10 @@ def run_states(conn: Connection, first: datetime, last: datetime) -> dict[dateti
     return {hour: status for hour, status in rows}
 
 
-def last_done_hour(conn: Connection) -> datetime | None:
-    """The latest hour marked done (None before the first): how far the monitor has watched."""
-    return conn.execute(text("SELECT max(hour) FROM monitor_runs WHERE status = 'done'")).scalar()
+def last_done(conn: Connection) -> tuple[datetime | None, datetime | None]:
+    """(the latest hour marked done, when an hour was last marked done): how far the monitor
+    has watched, and how recently it worked (None, None before the first)."""
+    row = conn.execute(
+        text("SELECT max(hour), max(finished_at) FROM monitor_runs WHERE status = 'done'")
+    ).one()
+    return row[0], row[1]
