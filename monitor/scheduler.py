@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from monitor.core.settings import Settings
 from monitor.dispatch import Dispatcher
 from monitor.hourly import RunOutcome, run_due
-from monitor.metrics import count_run, serving_metrics
+from monitor.metrics import RunLabel, count_run, serving_metrics
 from monitor.notifiers import guard_httpx_logging
 from monitor.receivers import build_notifiers
 
@@ -110,7 +110,7 @@ class HourlyJob:
             self._retry_later()
             return None
         failed = [h for h in outcome.hours if not h.ok]
-        verdict = "skipped" if outcome.skipped else "failed" if failed else "ok"
+        verdict: RunLabel = "skipped" if outcome.skipped else "failed" if failed else "ok"
         count_run(verdict, time.monotonic() - started)
         if not outcome.skipped:
             log.info("monitor: %d hour(s) processed, %d failed", len(outcome.hours), len(failed))
