@@ -25,6 +25,8 @@ from sqlalchemy import Engine
 from monitor.core.exceptions import ConfigError
 from monitor.core.queries import alerts, notifications, runs
 from monitor.core.settings import Settings
+from monitor.dispatch import SENT
+from monitor.notifiers.base import Outcome, Reason
 from monitor.routing import configured_channels
 from monitor.rules import RULES
 
@@ -132,6 +134,10 @@ def serving_metrics(
         ) from error
     collector = DatabaseCollector(engine, settings)
     registry.register(collector)
+    # Deliveries appear at 0 per configured channel: a labelled counter shows nothing until
+    # first used, and a scrape should show that deliveries are counted at all.
+    for channel in collector.channels:
+        SENT.labels(channel, Outcome.DELIVERED.value, Reason.OK.value)
     log.info("metrics on http://%s:%d/metrics", settings.monitor_metrics_host, server.server_port)
     try:
         yield server.server_port

@@ -199,6 +199,7 @@ def test_monitor_run_serves_metrics_on_its_port(tmp_path, settings, engine) -> N
         "BELTWATCH_DATA_DIR": str(tmp_path / "data"),
         "BELTWATCH_MONITOR_CATCHUP_HOURS": "2",
         "BELTWATCH_MONITOR_METRICS_PORT": str(port),
+        "BELTWATCH_WEBHOOK_URL": settings.webhook_url.get_secret_value(),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "monitor", "run"],
@@ -217,6 +218,8 @@ def test_monitor_run_serves_metrics_on_its_port(tmp_path, settings, engine) -> N
     last = floor_hour(datetime.now(UTC)) - timedelta(hours=1)
     assert got[("beltwatch_monitor_last_done_hour_timestamp_seconds", ())] == last.timestamp()
     assert got[("beltwatch_monitor_db_up", ())] == 1
+    delivered = (("channel", "webhook"), ("outcome", "delivered"), ("reason", "ok"))
+    assert ("beltwatch_notifications_total", delivered) in got  # counted from 0
 
 
 def _scrape_until_a_run(process: subprocess.Popen, port: int) -> str:
