@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from sqlalchemy import Engine
 from monitor.core.settings import Settings
 from monitor.dispatch import Dispatcher
 from monitor.hourly import RunOutcome, run_due
+from monitor.metrics import RunLabel, count_run, serving_metrics
 from monitor.notifiers import guard_httpx_logging
 from monitor.receivers import build_notifiers
 
@@ -99,13 +101,17 @@ class HourlyJob:
         self.failures = 0  # failed runs in a row
 
     def __call__(self) -> RunOutcome | None:
+        started = time.monotonic()
         try:
             outcome = run_due(self.engine, self.settings, stop=self.stop)
         except Exception as error:  # the database is unreachable, or the lock query failed
             log.error("hourly run failed: %s", str(error).splitlines()[0] if str(error) else error)
+            count_run("error", time.monotonic() - started)
             self._retry_later()
             return None
         failed = [h for h in outcome.hours if not h.ok]
+        verdict: RunLabel = "skipped" if outcome.skipped else "failed" if failed else "ok"
+        count_run(verdict, time.monotonic() - started)
         if not outcome.skipped:
             log.info("monitor: %d hour(s) processed, %d failed", len(outcome.hours), len(failed))
         if failed:
@@ -193,8 +199,9 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 
 def run_forever(engine: Engine, settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT: the first finishes the hour in hand, the second exits."""
-    with stop_on_signals() as stop:
+    """Run until SIGTERM/SIGINT: the first finishes the hour in hand, the second exits.
+    `/metrics` is served meanwhile when `monitor_metrics_port` is set."""
+    with stop_on_signals() as stop, serving_metrics(engine, settings):
         dispatcher = Dispatcher(engine, build_notifiers(settings), settings)
         scheduler = make_scheduler(engine, settings, dispatcher, stop)
         scheduler.start()

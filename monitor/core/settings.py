@@ -284,6 +284,19 @@ class Settings(BaseSettings):
             "beltwatch itself stops watching (secret: may carry a token)."
         ),
     )
+    monitor_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description=(
+            "Port on which `beltwatch monitor run` serves Prometheus `/metrics` (runs, the last "
+            "hour done, the outbox, firing alerts); 0: not served."
+        ),
+    )
+    monitor_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the monitor's `/metrics` binds (scraped from elsewhere: `0.0.0.0`).",
+    )
     reports_dir: Path | None = Field(
         default=None,
         description=(

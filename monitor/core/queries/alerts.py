@@ -111,3 +111,13 @@ def alert_rules_and_stations(conn: Connection) -> tuple[list[str], list[str]]:
     rules = conn.execute(select(_ALERTS.c.rule).distinct().order_by(_ALERTS.c.rule)).scalars()
     stations = conn.execute(select(_ALERTS.c.station_id).distinct()).scalars()
     return list(rules), sorted(SITE_LABEL if s is None else s for s in stations)
+
+
+def firing_counts(conn: Connection) -> dict[str, int]:
+    """rule -> its firing episodes (rules with none are absent)."""
+    rows = conn.execute(
+        select(_ALERTS.c.rule, func.count())
+        .where(_ALERTS.c.status == "firing")
+        .group_by(_ALERTS.c.rule)
+    ).all()
+    return {rule: int(n) for rule, n in rows}

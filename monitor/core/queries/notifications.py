@@ -143,3 +143,11 @@ def undelivered(conn: Connection, *, limit: int = 200) -> list[RowMapping]:
             {"limit": limit},
         ).mappings()
     )
+
+
+def outbox_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """(status, channel) -> rows of the outbox (pending, delivered, failed)."""
+    rows = conn.execute(
+        text("SELECT status, channel, count(*) FROM notifications GROUP BY status, channel")
+    ).all()
+    return {(status, channel): int(n) for status, channel, n in rows}

@@ -95,3 +95,12 @@ def run_states(conn: Connection, first: datetime, last: datetime) -> dict[dateti
         {"first": first, "last": last},
     ).all()
     return {hour: status for hour, status in rows}
+
+
+def last_done(conn: Connection) -> tuple[datetime | None, datetime | None]:
+    """(the latest hour marked done, when an hour was last marked done): how far the monitor
+    has watched, and how recently it worked (None, None before the first)."""
+    row = conn.execute(
+        text("SELECT max(hour), max(finished_at) FROM monitor_runs WHERE status = 'done'")
+    ).one()
+    return row[0], row[1]
