@@ -173,7 +173,13 @@ class HttpNotifier:
         raise NotImplementedError
 
     def _verdict(self, response: httpx.Response) -> Delivery:
-        raise NotImplementedError
+        """The status table's verdict; a failure's detail names the receiver, the status
+        and an excerpt of the answer (secrets redacted). Receivers whose answers say more
+        (Slack, PagerDuty, Opsgenie) read them themselves."""
+        detail = "" if response.is_success else f"{self.name}: {response.status_code}"
+        if detail and response.text.strip():
+            detail += f" {excerpt(response.text, self._secrets)}"
+        return verdict(response, self._clock, detail=detail)
 
 
 def _failure(what: str, exc: Exception, secrets: Iterable[str]) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from monitor.notifiers.base import AlertNotice, Message
+from monitor.notifiers.base import AlertNotice
 
 
 def width(text: str) -> int:
@@ -161,12 +161,12 @@ def lasted(started_at: Any, resolved_at: Any) -> str | None:
     return " ".join(part for part in parts if part) or "under a minute"
 
 
-def dashboard_link(dashboard_url: str | None, message: Message) -> str | None:
+def dashboard_link(dashboard_url: str | None, notice: AlertNotice) -> str | None:
     """The dashboard page of this alert: dashboard_url plus alert= and fingerprint=."""
     if not dashboard_url:
         return None
     parts = urlsplit(dashboard_url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    query.append(("alert", str(message.alert_id)))
-    query.append(("fingerprint", message.payload.fingerprint))
+    query.append(("alert", str(notice.alert_id)))
+    query.append(("fingerprint", notice.fingerprint))
     return urlunsplit(parts._replace(query=urlencode(query)))

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from os.path import normpath
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
@@ -50,12 +50,10 @@ from monitor.notifiers._http import (
     check_text,
     check_timeout,
     check_url,
-    excerpt,
     post,
     url_secrets,
-    verdict,
 )
-from monitor.notifiers._render import dumps, flatten, rfc3339, summary_of
+from monitor.notifiers._render import dashboard_link, dumps, flatten, rfc3339, summary_of
 from monitor.notifiers.base import AlertNotice, Delivery, Message, Outcome, Reason, Receiver
 
 API_PATH = "/api/v2/alerts"
@@ -142,16 +140,6 @@ def labels(notice: AlertNotice, site: str) -> dict[str, str]:
     return found
 
 
-def dashboard_page(dashboard_url: str | None, notice: AlertNotice) -> str | None:
-    """This alert's dashboard page: dashboard_url plus alert= and fingerprint=."""
-    if not dashboard_url:
-        return None
-    parts = urlsplit(dashboard_url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    query += [("alert", str(notice.alert_id)), ("fingerprint", notice.fingerprint)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 def report_link(notice: AlertNotice, config: AlertmanagerConfig) -> str | None:
     """The drift report's URL under reports_url; None without one, or for a report kept
     outside reports_dir (its path is never shown instead)."""
@@ -178,7 +166,7 @@ def render(notice: AlertNotice, config: AlertmanagerConfig, now: datetime) -> di
         "summary": summary_of(notice),
         "description": "\n".join(f"{key}: {value}" for key, value in flatten(evidence)),
     }
-    link = dashboard_page(config.dashboard_url, notice)
+    link = dashboard_link(config.dashboard_url, notice)
     if link:
         annotations["dashboard"] = link
     if report := report_link(notice, config):
@@ -218,12 +206,6 @@ class AlertmanagerNotifier(HttpNotifier):
     def _request(self, message: Message) -> Request:
         body = dumps([render(message.payload, self.config, self._now())])
         return Request(self.config.alerts_url, body, self._headers)
-
-    def _verdict(self, response: httpx.Response) -> Delivery:
-        detail = "" if response.is_success else f"alertmanager: {response.status_code}"
-        if detail and response.text.strip():
-            detail += f" {excerpt(response.text, self._secrets)}"
-        return verdict(response, self._clock, detail=detail)
 
     def refresh(self, notices: Sequence[AlertNotice], client: httpx.Client) -> Delivery:
         """Re-post these firing alerts (in batches of BATCH) so they stay active; the first

@@ -140,7 +140,7 @@ def render(message: Message, config: OpsgenieConfig) -> dict[str, Any]:
     if message.event == "test":
         summary = f"[test] {summary}"
     who, rule, severity = station(notice), notice.rule, notice.severity
-    link = dashboard_link(config.dashboard_url, message)
+    link = dashboard_link(config.dashboard_url, message.payload)
     tags = ["beltwatch", rule, who, severity] + (["test"] if message.event == "test" else [])
     return {
         "message": truncate(summary, MESSAGE_MAX),

@@ -132,7 +132,7 @@ def render(message: Message, config: PagerDutyConfig) -> dict[str, Any]:
         },
         "client": "beltwatch",
     }
-    link = dashboard_link(config.dashboard_url, message)
+    link = dashboard_link(config.dashboard_url, message.payload)
     if link:
         body["client_url"] = config.dashboard_url
         body["links"] = [{"href": link, "text": "This alert in the beltwatch dashboard"}]

@@ -105,7 +105,7 @@ def render(message: Message, config: SlackConfig) -> dict[str, Any]:
     notice = message.payload
     who, rule, severity = station(notice), notice.rule, notice.severity
     summary = summary_of(notice)
-    link = dashboard_link(config.dashboard_url, message)
+    link = dashboard_link(config.dashboard_url, message.payload)
     started = human_time(notice.started_at)
 
     if message.event == "resolve":

@@ -34,7 +34,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 
 from monitor.core.settings import Settings
@@ -47,9 +46,7 @@ from monitor.notifiers._http import (
     check_text,
     check_timeout,
     check_url,
-    excerpt,
     url_secrets,
-    verdict,
 )
 from monitor.notifiers._render import (
     bounded_evidence,
@@ -61,7 +58,7 @@ from monitor.notifiers._render import (
     station,
     summary_of,
 )
-from monitor.notifiers.base import Delivery, Message, Receiver
+from monitor.notifiers.base import Message, Receiver
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: Alertmanager's endsAt while firing
 SECRET_PREFIX = "whsec_"
@@ -146,7 +143,7 @@ def render(message: Message, config: WebhookConfig) -> dict[str, Any]:
         "site": config.site,
         "fingerprint": fingerprint,
     }
-    link = dashboard_link(config.dashboard_url, message)
+    link = dashboard_link(config.dashboard_url, message.payload)
     alert = {
         "status": status,
         "labels": labels,
@@ -215,12 +212,6 @@ class WebhookNotifier(HttpNotifier):
             **signature_headers(self._key, message.idempotency_key, stamp, body),
         }
         return Request(self.config.url.get_secret_value(), body, headers)
-
-    def _verdict(self, response: httpx.Response) -> Delivery:
-        detail = "" if response.is_success else f"webhook: {response.status_code}"
-        if detail and response.text.strip():
-            detail += f" {excerpt(response.text, self._secrets)}"
-        return verdict(response, self._clock, detail=detail)
 
 
 def from_settings(settings: Settings) -> WebhookNotifier:

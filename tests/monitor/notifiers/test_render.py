@@ -71,6 +71,6 @@ def test_lasted(started, resolved, expected):
 
 
 def test_dashboard_link_keeps_an_existing_query():
-    link = dashboard_link("https://bw.example/d/alerts?org=2", message())
+    link = dashboard_link("https://bw.example/d/alerts?org=2", message().payload)
     assert link == "https://bw.example/d/alerts?org=2&alert=42&fingerprint=critical_rate%3Acam-3"
-    assert dashboard_link(None, message()) is None
+    assert dashboard_link(None, message().payload) is None
