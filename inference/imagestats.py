@@ -3,9 +3,9 @@
 All but one are measured on a working copy of the frame resized to 224x224 (STATS_SIZE), so
 they compare across camera resolutions and models. `sharpness_tile_min` looks at the frame
 near its native resolution instead: a 224 downscale hides mild blur and a smudge over part
-of the lens (NOTES.md, "Image statistics"). Focus values vary with content by orders of
-magnitude: judge them as a per-station distribution, never one frame against a fixed
-threshold.
+of the lens (a sigma-1 blur cuts the focus measure to 0.07x at native size, only to 0.40x
+at 224). Focus values vary with content by orders of magnitude: judge them as a
+per-station distribution, never one frame against a fixed threshold.
 
 The worker reaches them through `inference.prepare`, which takes the working copy and the
 model input from one chain of resizes. Pure functions; OpenCV does the pixel work.

@@ -1,4 +1,4 @@
-"""initial schema: every table of DESIGN.md; `predictions` range-partitioned by captured_at.
+"""initial schema: every table of the data model; `predictions` range-partitioned by captured_at.
 
 The daily partitions themselves are created by code (monitor/core/db/partitions.py); dropping
 the parent table drops them with it.

@@ -26,7 +26,7 @@ from inference.training.damage import Damage, apply_damage
 from inference.training.parcel import composite, paint_parcel, plan_parcel
 from monitor.core.vocabulary import CLASSES
 
-# About 3 % of parcels are critical in normal operation (DESIGN.md).
+# About 3 % of parcels are critical in normal operation (README).
 DEFAULT_MIX = (0.80, 0.17, 0.03)
 
 _SCENE, _DAMAGE, _CAMERA, _LABEL = 0, 1, 2, 3  # independent RNG streams of one frame

@@ -6,9 +6,9 @@ Fires when, with at least `critical_rate_min_predictions` predictions in the hou
   p <= critical_rate_alpha.
 The share alone false-alarms in small hours (14 % of hours at n=5); the test alone fires on
 tiny but significant rises in big ones. Together (alpha 1e-3): n=10 needs >= 4 critical,
-n=30 >= 6, n=50 >= 7, n >= 100 just the 10 % (NOTES.md). The baseline is the setting, not
-the reference's observed rate (a quiet reference can have 0 %, which no test can use);
-the observed rate is kept in the evidence.
+n=30 >= 6, n=50 >= 7, n >= 100 just the 10 % (the table in its test). The baseline is
+the setting, not the reference's observed rate (a quiet reference can have 0 %, which no
+test can use); the observed rate is kept in the evidence.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ records with realistic image statistics, and faults to inject.
 The statistics follow what the worker measures on conveyor frames: focus varies with
 content by orders of magnitude (log-normal), brightness and contrast vary frame to frame
 and a little hour to hour. Faults move them the way a dirty lens, a lighting change or a
-model in trouble does (see NOTES.md "Image statistics").
+model in trouble does (inference/imagestats.py says why each statistic moves).
 """
 
 from __future__ import annotations

@@ -118,8 +118,8 @@ def make_window(
 class Belt:
     """A simulated station's per-frame statistics. Content makes frames differ a lot
     (sharpness spans orders of magnitude); each hour also gets small offsets of its own
-    (daylight, parcel mix), as real hours do (NOTES.md: realistic hour-to-hour variation
-    is what makes a p-value alone useless)."""
+    (daylight, parcel mix), as real hours do (realistic hour-to-hour variation is what
+    makes a p-value alone useless)."""
 
     SHARPNESS_LOG_SD = 0.8  # per frame: content
     BRIGHTNESS_SD = 25.0  # per frame

@@ -38,12 +38,12 @@ def test_decision_table(settings, n, k, state):
     assert critical_rate.evaluate(window(n, k), None, settings).state == state
 
 
-# NOTES.md: with alpha 1e-3, n=10 needs >= 4 critical, n=30 >= 6, n=50 >= 7.
+# With alpha 1e-3, n=10 needs >= 4 critical, n=30 >= 6, n=50 >= 7.
 @pytest.mark.parametrize(
     ("n", "k", "fires"),
     [
         (5, 2, False),  # 40 %, still p = 0.009
-        (10, 2, False),  # the quiet hour of DESIGN.md
+        (10, 2, False),  # a quiet hour: 2 critical of 10
         (10, 3, False),
         (10, 4, True),
         (20, 4, False),
