@@ -83,13 +83,20 @@ class Refreshing(Protocol):
         ...
 
 
-def backoff_s(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
-    """Wait after the `attempts`-th failed attempt: doubling from the initial wait, capped,
-    with jitter (x0.5 to x1), so dispatchers retrying together spread out."""
-    base = min(
-        settings.notify_backoff_initial_s * 2 ** (attempts - 1), settings.notify_backoff_max_s
-    )
+def doubling_backoff(
+    failures: int, initial_s: float, max_s: float, rng: random.Random | None = None
+) -> float:
+    """Wait after the `failures`-th failure in a row: doubling from `initial_s`, capped at
+    `max_s`, with jitter (x0.5 to x1), so processes retrying together spread out."""
+    base = min(initial_s * 2 ** (failures - 1), max_s)
     return base * (rng or random).uniform(0.5, 1.0)
+
+
+def backoff_s(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
+    """Wait after a notification's `attempts`-th failed attempt (notify_backoff_*)."""
+    return doubling_backoff(
+        attempts, settings.notify_backoff_initial_s, settings.notify_backoff_max_s, rng
+    )
 
 
 class Dispatcher:

@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from monitor.core.settings import Settings
-from monitor.dispatch import Dispatcher
+from monitor.dispatch import Dispatcher, doubling_backoff
 from monitor.hourly import RunOutcome, run_due
 from monitor.metrics import RunLabel, count_run, serving_metrics
 from monitor.notifiers import guard_httpx_logging
@@ -164,10 +164,10 @@ def heartbeat(settings: Settings, outcome: RunOutcome) -> bool:
 
 
 def retry_wait_s(failures: int, settings: Settings, rng: random.Random | None = None) -> float:
-    """Wait after the `failures`-th failed run in a row: doubling from the initial wait,
-    capped, with jitter (x0.5 to x1) so replicas retrying together spread out."""
-    base = min(settings.monitor_retry_initial_s * 2 ** (failures - 1), settings.monitor_retry_max_s)
-    return base * (rng or random).uniform(0.5, 1.0)
+    """Wait after the `failures`-th failed hourly run in a row (monitor_retry_*)."""
+    return doubling_backoff(
+        failures, settings.monitor_retry_initial_s, settings.monitor_retry_max_s, rng
+    )
 
 
 def _dispatch(dispatcher: Dispatcher) -> None:
