@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, text
 
 from monitor.alerts import Change, apply_results
+from monitor.calibration import Limits
 from monitor.core.queries import rollups, runs
 from monitor.core.settings import Settings
 from monitor.reference import ensure_provisional, load_references, site_reference
@@ -92,7 +93,14 @@ def _evaluate(
     rollups.write_hour(conn, hour)
     references = load_references(conn)
     _add_provisional(conn, hour, references, settings)
-    windows = hour_windows(conn, hour, references, sample_size=settings.drift_sample_size)
+    windows = hour_windows(
+        conn,
+        hour,
+        references,
+        sample_size=settings.drift_sample_size,
+        min_predictions=settings.drift_min_predictions,
+        max_pool_hours=settings.drift_max_pool_hours,
+    )
     # The site's reference is pooled each hour from the stations' (never stored, so no
     # station a client may name can be mistaken for it).
     site = site_reference(references.values())
@@ -118,6 +126,7 @@ def _add_provisional(
             station,
             hours=settings.provisional_reference_hours,
             sample_size=settings.reference_sample_size,
+            limits=Limits.from_settings(settings),
         )
         if reference is not None:
             log.info(

@@ -9,11 +9,20 @@ that is quiet every night (or every Sunday) expects 0 then and its silence is no
 while a belt silent at an hour it was busy at yesterday and a week ago is. A station with
 less than a day of history gets None (no_data falls back to its reference's volume).
 Known limit: a sustained outage is learnt as normal once it covers most of those days.
+
+A station too quiet for the drift rules in one hour (fewer than `min_predictions`) is not
+left blind: its window carries a Pool of consecutive clock hours ending with this one, going
+back no more than `max_pool_hours`, as soon as they hold `min_predictions` between them
+(a station at 30 an hour is judged on ~4 hours, so a fault shows within that many). The
+rules judge the pool's sample and class counts and name its hours in the summary. Hours
+before the pool's first reach no further back than that: a pool never spans more than
+`max_pool_hours` clock hours, silent hours included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +32,7 @@ from sqlalchemy import Connection, RowMapping
 from monitor.core.queries import predictions, rollups
 from monitor.core.queries.rollups import SITE
 from monitor.core.vocabulary import CLASSES
-from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Reference, Window
+from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Pool, Reference, Window
 
 HISTORY_HOURS = 48  # earlier hours handed to the rules (CUSUM on hourly medians)
 EXPECTED_DAYS = 7  # a week: the same weekday is in, and a one-day outage is outvoted
@@ -35,10 +44,13 @@ def hour_windows(
     references: Mapping[str, Reference],
     *,
     sample_size: int,
+    min_predictions: int = 0,
+    max_pool_hours: int = 1,
 ) -> list[Window]:
     """A window per station that sent frames this hour, has a reference or sent frames in
     the last EXPECTED_DAYS + 1 days (no_data needs the silent ones), plus the site-wide
-    window (station_id None). The hour's rollups must be written."""
+    window (station_id None). The hour's rollups must be written. A station with frames
+    but fewer than `min_predictions` this hour gets a Pool (the module's docstring)."""
     rows = rollups.hour_rows(conn, hour)
     # A day more than the expectation reads, so that a week ago can count as a known 0.
     volumes = rollups.hourly_volumes(conn, hour - timedelta(days=EXPECTED_DAYS + 1), hour)
@@ -51,7 +63,12 @@ def hour_windows(
         sample = _sample(conn, hour, station, n, sample_size) if n else {}
         summaries = [_summary(entry) for entry in history.get(station, ())]
         expected = expected_volume(volumes.get(station, {}), hour)
-        windows.append(_window(hour, station, row, sample, summaries, expected))
+        window = _window(hour, station, row, sample, summaries, expected)
+        if 0 < n < min_predictions:
+            span = pool_span(volumes.get(station, {}), hour, n, min_predictions, max_pool_hours)
+            if span is not None:
+                window = replace(window, pool=_pool(conn, station, hour, span, sample_size))
+        windows.append(window)
     site_expected = expected_volume(volumes.get(SITE, {}), hour)
     windows.append(_window(hour, None, rows.get(SITE), {}, [], site_expected))
     return windows
@@ -74,6 +91,41 @@ def expected_volume(volumes: Mapping[datetime, int], hour: datetime) -> float | 
     if week_ago >= first:  # a belt that rests on this weekday rested a week ago too
         expected = min(expected, float(volumes.get(week_ago, 0)))
     return expected
+
+
+def pool_span(
+    volumes: Mapping[datetime, int], hour: datetime, n: int, least: int, most_hours: int
+) -> tuple[datetime, int, int] | None:
+    """(first hour, clock hours, predictions) of the shortest run of clock hours ending
+    with `hour` (which holds n) whose volumes sum to >= least, at most `most_hours` long;
+    None when even that many hours hold fewer."""
+    total = n
+    for back in range(1, most_hours):
+        start = hour - timedelta(hours=back)
+        total += int(volumes.get(start, 0))
+        if total >= least:
+            return start, back + 1, total
+    return None
+
+
+def _pool(
+    conn: Connection,
+    station: str,
+    hour: datetime,
+    span: tuple[datetime, int, int],
+    sample_size: int,
+) -> Pool:
+    since, hours, n = span
+    until = hour + timedelta(hours=1)
+    counts = predictions.class_counts(conn, station, since, until)
+    return Pool(
+        since=since,
+        hours=hours,
+        # Counted from the rows themselves: the rollups' volumes only chose the span.
+        n=sum(counts.values()),
+        counts={cls: int(counts.get(cls, 0)) for cls in CLASSES},
+        sample=_sample(conn, since, station, n, sample_size, until),
+    )
 
 
 def _window(
@@ -99,12 +151,18 @@ def _window(
 
 def _summary(entry: Mapping[str, Any]) -> HourSummary:
     medians = {stat: entry[stat] for stat in rollups.MEDIAN_COLUMNS if stat in entry}
-    return HourSummary(hour=entry["hour"], n=entry["n_total"], medians=medians)
+    counts = {cls: int(entry[f"n_{cls}"]) for cls in CLASSES if f"n_{cls}" in entry}
+    return HourSummary(hour=entry["hour"], n=entry["n_total"], medians=medians, counts=counts)
 
 
 def _sample(
-    conn: Connection, hour: datetime, station: str, n: int, size: int
+    conn: Connection,
+    since: datetime,
+    station: str,
+    n: int,
+    size: int,
+    until: datetime | None = None,
 ) -> dict[str, np.ndarray]:
-    end = hour + timedelta(hours=1)
-    values = predictions.sample(conn, station, hour, end, SAMPLE_COLUMNS, size=size, total=n)
+    end = until if until is not None else since + timedelta(hours=1)
+    values = predictions.sample(conn, station, since, end, SAMPLE_COLUMNS, size=size, total=n)
     return {col: values[:, i] for i, col in enumerate(SAMPLE_COLUMNS)}

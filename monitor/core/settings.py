@@ -311,7 +311,10 @@ class Settings(BaseSettings):
     drift_min_predictions: int = Field(
         default=100,
         ge=10,
-        description="Fewest predictions in an hour for the drift rules to judge.",
+        description=(
+            "Fewest predictions for the drift rules to judge; a thinner hour is pooled with "
+            "the station's previous hours (`drift_max_pool_hours`)."
+        ),
     )
     reference_sample_size: int = Field(
         default=5000, ge=100, description="Size of the random sample a reference profile keeps."
@@ -396,12 +399,47 @@ class Settings(BaseSettings):
         ),
     )
     cusum_k: float = Field(
-        default=0.5,
+        default=1.0,
         ge=0,
-        description="CUSUM slack, in hour-to-hour standard deviations of the reference.",
+        description=(
+            "CUSUM slack, in robust hour-to-hour standard deviations of the reference (1.0: "
+            "tuned to a shift of about 2 SDs, what a slow defocus reaches in a few hours)."
+        ),
     )
     cusum_h: float = Field(
-        default=5.0, gt=0, description="CUSUM decision limit, in hour-to-hour standard deviations."
+        default=5.0,
+        gt=0,
+        description=(
+            "Least CUSUM decision limit, in hour-to-hour standard deviations; each reference "
+            "calibrates its own limits to `alarm_budget_years`, never below this."
+        ),
+    )
+    alarm_budget_years: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "False-alarm budget of the drift rules' slow path: at most one per station per "
+            "this many years on a clean camera; the CUSUM limits are calibrated to it from "
+            "each station's reference hours (shown by `beltwatch baseline show`)."
+        ),
+    )
+    drift_max_pool_hours: int = Field(
+        default=6,
+        ge=1,
+        le=24,
+        description=(
+            "A thin hour (fewer than `drift_min_predictions`) is pooled with the station's "
+            "previous hours, up to this many in all, so that a quiet station is still judged."
+        ),
+    )
+    class_drift_alpha: float = Field(
+        default=1e-5,
+        gt=0,
+        lt=1,
+        description=(
+            "Chance that sampling noise alone moves an hour's class mix past `class_drift`'s "
+            "volume-aware effect floor (the floor grows as the hour gets smaller)."
+        ),
     )
     class_drift_threshold: float = Field(
         default=0.1,

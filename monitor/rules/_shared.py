@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from monitor import drift
+from monitor.calibration import LOG_COLUMNS, SCALE_FLOOR_FRACTION, Yardstick, clipped_cusum
 from monitor.rules.base import Reference, RuleResult, Severity, Window
 
 if TYPE_CHECKING:
@@ -19,12 +21,17 @@ if TYPE_CHECKING:
 # Three days of hourly medians: long enough for a slow fault to accumulate, short enough
 # that a repaired fault of last week is not still in the sum.
 MAX_CUSUM_HOURS = 72
-# The hour-to-hour SD is floored at 1 % of the reference level: a reference whose hours
-# were near-identical must not make ordinary noise look like many SDs.
-SD_FLOOR_FRACTION = 0.01
 # The SD of a sample median is about 1.2533 sigma / sqrt(n) (normal data); used only when
 # the reference carries no hourly spread for a column.
 MEDIAN_SE_FACTOR = 1.2533
+# The slow path's effect floor is held by the median of this many recent hourly medians
+# (the current one included), not by the current hour alone: one low hour after a few
+# slightly low ones is the clean tail, not a fault.
+SMOOTH_HOURS = 3
+# A past hour enters the CUSUM when it holds at least this share of the reference's hourly
+# volume: its median is then about as noisy as the reference hours the yardstick measured.
+CUSUM_MIN_VOLUME_SHARE = 0.5
+CUSUM_MIN_HOUR_N = 10
 
 
 def label(station_id: str | None) -> str:
@@ -80,16 +87,62 @@ def drift_guard(
     few predictions), or None when it can."""
     if reference is None:
         return skipped(rule, window, "warning", "no reference profile for this station")
-    if window.n < settings.drift_min_predictions:
+    n = judged_n(window)
+    if n < settings.drift_min_predictions:
+        where = (
+            f"{window.n} predictions this hour"
+            if window.pool is None
+            else f"{n} predictions over the last {window.pool.hours} hours"
+        )
         return skipped(
             rule,
             window,
             "warning",
-            f"{window.n} predictions this hour, fewer than the "
-            f"{settings.drift_min_predictions} needed",
-            n=window.n,
+            f"{where}, fewer than the {settings.drift_min_predictions} needed "
+            f"(pooled over up to {settings.drift_max_pool_hours} hours)",
+            n=n,
         )
     return None
+
+
+def judged_n(window: Window) -> int:
+    """Predictions the drift rules judge: the pool's when the hour was pooled."""
+    return window.pool.n if window.pool is not None else window.n
+
+
+def judged_sample(window: Window) -> Mapping[str, Any]:
+    """The sample the drift rules judge: the pool's when the hour was pooled."""
+    return window.pool.sample if window.pool is not None else window.sample
+
+
+def judged_counts(window: Window) -> Mapping[str, int]:
+    """The class counts class_drift judges: the pool's when the hour was pooled."""
+    return window.pool.counts if window.pool is not None else window.counts
+
+
+def pool_evidence(window: Window) -> dict[str, Any]:
+    """Which hours a result covers (for evidence), empty for a single hour."""
+    if window.pool is None:
+        return {}
+    return {
+        "pooled": {
+            "since": window.pool.since.isoformat(),
+            "until": (window.hour + timedelta(hours=1)).isoformat(),
+            "hours": window.pool.hours,
+            "n": window.pool.n,
+        }
+    }
+
+
+def pool_phrase(window: Window) -> str:
+    """' [pooled 11:00-15:00 UTC, 4 hours, 130 predictions]', or '' for a single hour."""
+    if window.pool is None:
+        return ""
+    until = window.hour + timedelta(hours=1)
+    return (
+        f" [pooled {window.pool.since:%H:%M}-{until:%H:%M} UTC, {window.pool.hours} hours, "
+        f"{window.pool.n} predictions]"
+    )
 
 
 def values(sample: Mapping[str, Any], column: str) -> np.ndarray | None:
@@ -111,15 +164,20 @@ class Shift:
     """One column's hourly median against the reference: size, control distance, CUSUM."""
 
     column: str
-    median: float  # this hour's median (of the sample)
-    centre: float  # the reference's mean of hourly medians
-    sd: float  # hour-to-hour SD of those medians (floored)
-    spread_source: str  # "reference hours" or "sample estimate"
-    z: float  # (median - centre) / sd, or on the log scale
+    median: float  # this hour's median (of the judged sample)
+    centre: float  # the normal level at this hour (the yardstick's, daily cycle included)
+    sd: float  # one hour-to-hour robust SD at that level, in the column's units
+    spread_source: str  # "calibrated" (a yardstick), "reference hours" or "sample estimate"
+    z: float  # robust SDs from the normal level (on the log scale for log columns)
     cusum_up: float  # one-sided CUSUM over recent hours incl. this one, upward
     cusum_down: float  # the same, downward
     hours: int  # hours in the CUSUM
     log: bool  # z and the CUSUM on the log scale
+    h_up: float  # the CUSUM limits (calibrated per station, or the setting)
+    h_down: float
+    k: float
+    smoothed_change: float  # relative change of the median of the last SMOOTH_HOURS medians
+    smoothed_delta: float  # the same, in the column's units
 
     @property
     def delta(self) -> float:
@@ -140,7 +198,14 @@ class Shift:
             "z": self.z,
             "cusum_up": self.cusum_up,
             "cusum_down": self.cusum_down,
+            "cusum_h_up": self.h_up,
+            "cusum_h_down": self.h_down,
+            "cusum_k": self.k,
             "cusum_hours": self.hours,
+            "smoothed_change": self.smoothed_change
+            if math.isfinite(self.smoothed_change)
+            else None,
+            "smoothed_delta": self.smoothed_delta if math.isfinite(self.smoothed_delta) else None,
             "z_scale": "log" if self.log else "linear",
         }
 
@@ -149,59 +214,118 @@ def measure_shift(
     column: str, window: Window, reference: Reference, settings: Settings, *, log: bool = False
 ) -> Shift | None:
     """The hour's shift of `column` against the reference; None when either side lacks it.
-    log=True judges z and the CUSUM on the log scale (drift.standardised_shift)."""
-    current = values(window.sample, column)
-    if current is None:
+
+    The yardstick is the reference's calibrated one (monitor/calibration.py); a profile
+    stored before yardsticks existed gets one from its mean and SD of hourly medians
+    (log=True: on the log scale) with the `cusum_h` limit. z uses the judged median (the
+    pool's for a pooled hour); the CUSUM runs over the hourly medians of the recent hours
+    that hold enough predictions to be compared with the reference's hours, this one
+    included."""
+    judged = values(judged_sample(window), column)
+    if judged is None:
         return None
-    centre, sd, source = _centre_and_sd(column, reference, current.size)
-    if centre is None or sd is None:
+    stick, source = _yardstick(column, reference, judged.size, log, settings)
+    if stick is None:
         return None
-    sd = max(sd, SD_FLOOR_FRACTION * abs(centre), 1e-12)
-    median = float(np.median(current))
-    series = [*_history_medians(column, window, settings), median]
-    log = log and centre > 0
-    up = drift.cusum(series, mean=centre, sd=sd, k=settings.cusum_k, direction="up", log=log)
-    down = drift.cusum(series, mean=centre, sd=sd, k=settings.cusum_k, direction="down", log=log)
+    hour = window.hour
+    median = float(np.median(judged))
+    series = _cusum_series(column, window, reference, stick)
+    z_series = [stick.z(value, when) for when, value in series]
+    up = clipped_cusum(z_series, stick.k)
+    down = clipped_cusum([-z for z in z_series], stick.k)
+    smoothed_change, smoothed_delta = _smoothed(series, stick, hour, median)
     return Shift(
         column=column,
         median=median,
-        centre=centre,
-        sd=sd,
+        centre=stick.level(hour),
+        sd=stick.spread_at(hour),
         spread_source=source,
-        z=drift.standardised_shift(median, centre, sd, log=log),
-        cusum_up=up[-1],
-        cusum_down=down[-1],
+        z=stick.z(median, hour),
+        cusum_up=up[-1] if up else 0.0,
+        cusum_down=down[-1] if down else 0.0,
         hours=len(series),
-        log=log,
+        log=stick.log,
+        h_up=stick.limit("up", settings.cusum_h),
+        h_down=stick.limit("down", settings.cusum_h),
+        k=stick.k,
+        smoothed_change=smoothed_change,
+        smoothed_delta=smoothed_delta,
     )
 
 
-def _centre_and_sd(
-    column: str, reference: Reference, current_n: int
-) -> tuple[float | None, float | None, str]:
+def _yardstick(
+    column: str, reference: Reference, current_n: int, log: bool, settings: Settings
+) -> tuple[Yardstick | None, str]:
+    stick = reference.yardsticks.get(column)
+    if stick is not None:
+        return stick, "calibrated"
+    log = log or column in LOG_COLUMNS
     spread = reference.hourly_spread.get(column) or {}
     mean, sd, hours = spread.get("mean"), spread.get("sd"), spread.get("n", 0)
     if finite(mean) and finite(sd) and sd > 0 and (hours or 0) >= 2:
-        return float(mean), float(sd), "reference hours"
-    # No usable spread of the reference hours: sampling noise of the median only. This
-    # underestimates real hour-to-hour variation; the practical floors keep it honest.
-    ref = values(reference.sample, column)
-    if ref is None:
-        return None, None, "none"
-    quantile = (reference.quantiles.get(column) or {}).get("p50")
-    centre = float(quantile) if finite(quantile) else float(np.median(ref))
-    se = MEDIAN_SE_FACTOR * float(np.std(ref)) / math.sqrt(max(current_n, 1))
-    return centre, se, "sample estimate"
+        centre, scale, source = float(mean), float(sd), "reference hours"
+    else:
+        # No usable spread of the reference hours: sampling noise of the median only. This
+        # underestimates real hour-to-hour variation; the practical floors keep it honest.
+        ref = values(reference.sample, column)
+        if ref is None:
+            return None, "none"
+        quantile = (reference.quantiles.get(column) or {}).get("p50")
+        centre = float(quantile) if finite(quantile) else float(np.median(ref))
+        scale = MEDIAN_SE_FACTOR * float(np.std(ref)) / math.sqrt(max(current_n, 1))
+        source = "sample estimate"
+    log = log and centre > 0
+    if log:
+        centre, scale = math.log(centre), scale / centre
+    floor = SCALE_FLOOR_FRACTION * (1.0 if log else abs(centre))
+    stick = Yardstick(
+        column=column,
+        log=log,
+        centre=centre,
+        scale=max(scale, floor, 1e-12),
+        hours=int(hours or 0),
+        k=settings.cusum_k,
+    )
+    return stick, source
 
 
-def _history_medians(column: str, window: Window, settings: Settings) -> list[float]:
-    medians = []
-    for hour in window.history:
-        value = hour.medians.get(column)
-        # Hours too thin to judge would put noise into the sum; they are left out.
-        if hour.n >= settings.drift_min_predictions and finite(value):
-            medians.append(float(value))
-    return medians[-(MAX_CUSUM_HOURS - 1) :]
+def _cusum_series(
+    column: str, window: Window, reference: Reference, stick: Yardstick
+) -> list[tuple[Any, float]]:
+    """(hour, median) of the recent hours the CUSUM adds up, oldest first, this one last."""
+    least = max(CUSUM_MIN_HOUR_N, CUSUM_MIN_VOLUME_SHARE * (reference.hourly_volume or 0.0))
+    series = []
+    for past in window.history:
+        value = past.medians.get(column)
+        # Hours too thin to compare with the reference's hours would put noise in the sum.
+        if past.n >= least and finite(value) and not (stick.log and value <= 0):
+            series.append((past.hour, float(value)))
+    series = series[-(MAX_CUSUM_HOURS - 1) :]
+    own = values(window.sample, column)
+    if window.n >= least and own is not None:
+        series.append((window.hour, float(np.median(own))))
+    return series
+
+
+def _smoothed(
+    series: list[tuple[Any, float]], stick: Yardstick, hour: Any, median: float
+) -> tuple[float, float]:
+    """The median of the last SMOOTH_HOURS hourly medians against the normal level, as a
+    relative change and in units (each hour against its own time of day's level). An
+    hour too thin for the CUSUM series is stood in for by the judged median."""
+    recent = (
+        series[-SMOOTH_HOURS:]
+        if series and series[-1][0] == hour
+        else [
+            *series[-(SMOOTH_HOURS - 1) :],
+            (hour, median),
+        ]
+    )
+    ratios = [value / stick.level(when) for when, value in recent if stick.level(when) != 0]
+    deltas = [value - stick.level(when) for when, value in recent]
+    if not ratios:
+        return math.nan, math.nan
+    return float(np.median(ratios)) - 1.0, float(np.median(deltas))
 
 
 def confirm(reference: Reference, window: Window, columns: list[str]) -> drift.DriftRun | None:
@@ -213,11 +337,12 @@ def confirm(reference: Reference, window: Window, columns: list[str]) -> drift.D
         column
         for column in columns
         if values(reference.sample, column) is not None
-        and values(window.sample, column) is not None
+        and values(judged_sample(window), column) is not None
     ]
     if not usable:
         return None
-    return drift.run_drift(_only(reference.sample, usable), _only(window.sample, usable), usable)
+    current = _only(judged_sample(window), usable)
+    return drift.run_drift(_only(reference.sample, usable), current, usable)
 
 
 def _only(sample: Mapping[str, Any], columns: list[str]) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from monitor.calibration import Yardstick
 from monitor.core.vocabulary import STAT_FIELDS, Severity
 
 State = Literal["ok", "firing", "skipped"]
@@ -26,6 +27,19 @@ class HourSummary:
     hour: datetime
     n: int
     medians: Mapping[str, float]  # statistic -> median of that hour
+    counts: Mapping[str, int] = field(default_factory=dict)  # class -> predictions
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Consecutive hours of one station pooled for the drift rules, when the hour alone
+    holds fewer than `drift_min_predictions` (monitor/windows.py): [since, hour + 1 h)."""
+
+    since: datetime  # start of the first pooled hour
+    hours: int  # clock hours covered, the window's own included
+    n: int
+    counts: Mapping[str, int]
+    sample: Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,8 @@ class Window:
     # Predictions to expect this hour from the station's own history at this hour of day
     # (monitor/windows.py); None when it has less than a day of it. For no_data.
     expected_n: float | None = None
+    # The hour with its previous hours, when it is too thin to judge drift alone.
+    pool: Pool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,9 @@ class Reference:
     class_mix: Mapping[str, float]  # class -> share
     baseline_critical_rate: float
     hourly_volume: float | None = None  # mean predictions per hour in the window
+    # column -> calibrated yardstick (monitor/calibration.py); empty for profiles stored
+    # before there were any, which fall back to hourly_spread's mean and SD.
+    yardsticks: Mapping[str, Yardstick] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,19 @@ A focus signal passes its effect check when
   abrupt: the median fell by >= lens_sharpness_drop (fraction) AND lies >= drift_control_sigmas
           hour-to-hour SDs below the reference's mean of hourly medians (on the log scale:
           ln(median / mean) / (sd / mean), as a blur multiplies sharpness), or
-  slow:   the downward CUSUM of hourly medians (cusum_k, cusum_h) reached h AND the median
-          fell by >= drift_slow_min_fraction x lens_sharpness_drop;
+  slow:   the downward CUSUM of hourly medians reached the station's calibrated limit h
+          (monitor/calibration.py: k = cusum_k, h set from the reference hours to the
+          alarm budget) AND both the hour's median and the median of the last
+          SMOOTH_HOURS hourly medians fell by >= drift_slow_min_fraction x
+          lens_sharpness_drop (one low hour after a few slightly low ones is the clean
+          tail, not a fault);
 the veil when the range lost >= lens_veil_haze with the dark level up beyond the control
-limit (or its upward CUSUM >= h). The rule fires when a signal passes its effect check AND
-Evidently's K-S test (p < 0.05) on the samples agrees. Severity: "warning", "critical"
+limit (or its upward CUSUM >= its limit). The rule fires when a signal passes its effect
+check AND Evidently's K-S test (p < 0.05) on the samples agrees. The centre and the
+hour-to-hour SD are the reference's robust ones (median and MAD of its hourly medians,
+following the daily cycle where the reference shows one). A station too quiet for one hour
+is judged on the pool of its last hours (windows.py), and the summary names them. The
+headline is the strongest fired signal (the largest drop). Severity: "warning", "critical"
 when a focus median fell by >= 1.5 x lens_sharpness_drop (60 % by default): at that point
 frames are visibly soft and the classifier is outside what it was trained on.
 """
@@ -57,10 +65,14 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
     for column, test in tests.items():
         signals["veil" if column == VEIL_COLUMN else column]["drift_test"] = test.as_evidence()
 
+    # Strongest first: the headline quotes the signal that moved most.
+    fired.sort(key=lambda column: -_strength(column, signals))
     suffix, flag = sh.provisional(reference)
+    suffix = sh.pool_phrase(window) + suffix
     evidence: dict[str, Any] = {
         **flag,
-        "n": window.n,
+        "n": sh.judged_n(window),
+        **sh.pool_evidence(window),
         "signals": signals,
         "fired_by": ["veil" if c == VEIL_COLUMN else c for c in fired],
         "thresholds": _thresholds(settings),
@@ -76,7 +88,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
             evidence=evidence,
         )
 
-    phrases = [_fired_phrase(column, signals, tests, settings.cusum_h) for column in fired]
+    phrases = [_fired_phrase(column, signals, tests) for column in fired]
     evidence["headline"] = phrases[0][0]
     parts = [f"{headline} ({detail})" for headline, detail in phrases]
     return RuleResult(
@@ -130,9 +142,17 @@ def _focus_signal(shift: sh.Shift, settings: Settings) -> dict[str, Any]:
     change = shift.change
     drop = 0.0 if math.isnan(change) else -change  # NaN: a zero reference median
     limit = settings.lens_sharpness_drop
+    floor = settings.drift_slow_min_fraction * limit
+    smoothed_drop = 0.0 if math.isnan(shift.smoothed_change) else -shift.smoothed_change
     abrupt = drop >= limit and -shift.z >= settings.drift_control_sigmas
-    slow = shift.cusum_down >= settings.cusum_h and drop >= settings.drift_slow_min_fraction * limit
-    return {**shift.as_evidence(), "drop": drop, "abrupt": bool(abrupt), "slow": bool(slow)}
+    slow = shift.cusum_down >= shift.h_down and drop >= floor and smoothed_drop >= floor
+    return {
+        **shift.as_evidence(),
+        "drop": drop,
+        "smoothed_drop": smoothed_drop,
+        "abrupt": bool(abrupt),
+        "slow": bool(slow),
+    }
 
 
 def _veil_signal(window: Window, reference: Reference, settings: Settings) -> dict[str, Any] | None:
@@ -141,7 +161,7 @@ def _veil_signal(window: Window, reference: Reference, settings: Settings) -> di
     if dark is None or bright is None:
         return None
     fit = drift.veil_fit(dark.centre, bright.centre, dark.median, bright.median)
-    lifted = dark.z >= settings.drift_control_sigmas or dark.cusum_up >= settings.cusum_h
+    lifted = dark.z >= settings.drift_control_sigmas or dark.cusum_up >= dark.h_up
     passes = fit.haze >= settings.lens_veil_haze and fit.dark_lift > 0 and lifted
     return {
         **dark.as_evidence(),
@@ -154,11 +174,15 @@ def _veil_signal(window: Window, reference: Reference, settings: Settings) -> di
     }
 
 
+def _strength(column: str, signals: dict[str, dict[str, Any]]) -> float:
+    """How far a fired signal moved: the focus drop, or the share of luma range the veil took."""
+    if column == VEIL_COLUMN:
+        return float(signals["veil"]["haze"])
+    return float(signals[column]["drop"])
+
+
 def _fired_phrase(
-    column: str,
-    signals: dict[str, dict[str, Any]],
-    tests: dict[str, drift.DriftTest],
-    cusum_h: float,
+    column: str, signals: dict[str, dict[str, Any]], tests: dict[str, drift.DriftTest]
 ) -> tuple[str, str]:
     """(headline, detail): "sharpness down 55 %", "0.021 vs 0.047, 9.1 hour-SDs, K-S ..."."""
     test = tests[column]
@@ -173,7 +197,7 @@ def _fired_phrase(
     how = (
         f"{abs(signal['z']):.1f} hour-SDs"
         if signal["abrupt"]
-        else f"slow drift, CUSUM {signal['cusum_down']:.1f} >= {cusum_h:g}"
+        else f"slow drift, CUSUM {signal['cusum_down']:.1f} >= {signal['cusum_h_down']:g}"
     )
     return (
         f"{name} down {sh.pct(signal['drop'])}",

@@ -4,13 +4,17 @@ Signals, judged against the station's reference:
 - `brightness` (mean luma per frame; its hourly median), either way:
   abrupt: moved by >= lighting_brightness_shift levels AND >= drift_control_sigmas
           hour-to-hour SDs, or
-  slow:   the CUSUM of hourly medians in the direction of the move reached cusum_h AND the
-          move is >= drift_slow_min_fraction x lighting_brightness_shift (10 levels by
-          default: a smudge hazing a third of the frame moved brightness by ~6 levels on
-          photographs, and must stay a lens matter);
+  slow:   the CUSUM of hourly medians in the direction of the move reached the station's
+          calibrated limit for that direction (monitor/calibration.py) AND both the move and
+          the median move of the last SMOOTH_HOURS hours, the same way, are >=
+          drift_slow_min_fraction x lighting_brightness_shift (10 levels by default: a smudge
+          hazing a third of the frame moved brightness by ~6 levels on photographs, and must
+          stay a lens matter);
 - `clipped_dark`, `clipped_bright`: the hour's mean clipped fraction rose by
   >= lighting_clipping_increase over the reference's mean.
 A signal fires when its effect check passes AND Evidently's K-S test (p < 0.05) agrees.
+The normal level follows the daily cycle where the reference shows one (a daylight swing
+is not a drift), and a quiet station is judged on the pool of its last hours.
 
 A dirty lens must not read as lighting: a haze veil pulls the luma range towards a grey
 and so moves mean brightness (by a x (veil level - brightness); +5 levels for a 0.3 veil
@@ -65,9 +69,11 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         signals[column]["drift_test"] = test.as_evidence()
 
     suffix, flag = sh.provisional(reference)
+    suffix = sh.pool_phrase(window) + suffix
     evidence: dict[str, Any] = {
         **flag,
-        "n": window.n,
+        "n": sh.judged_n(window),
+        **sh.pool_evidence(window),
         "signals": signals,
         "fired_by": fired,
         "thresholds": _thresholds(settings),
@@ -83,9 +89,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
             evidence=evidence,
         )
 
-    phrases = [
-        _fired_phrase(column, signals[column], tests[column], settings.cusum_h) for column in fired
-    ]
+    phrases = [_fired_phrase(column, signals[column], tests[column]) for column in fired]
     evidence["headline"] = phrases[0][0]
     parts = [f"{headline} ({detail})" for headline, detail in phrases]
     return RuleResult(
@@ -124,7 +128,7 @@ def _brightness_signal(
     bright = sh.measure_shift("luma_p99", window, reference, settings)
     if dark is not None and bright is not None:
         fit = drift.veil_fit(dark.centre, bright.centre, dark.median, bright.median)
-        lifted = dark.z >= settings.drift_control_sigmas or dark.cusum_up >= settings.cusum_h
+        lifted = dark.z >= settings.drift_control_sigmas or dark.cusum_up >= dark.h_up
         attributed = fit.haze >= settings.lens_veil_haze / 2 and fit.dark_lift > 0 and lifted
         veil = {"attributed": bool(attributed), "haze": fit.haze, "dark_lift": fit.dark_lift}
         if attributed:
@@ -135,13 +139,17 @@ def _brightness_signal(
     limit = settings.lighting_brightness_shift
     z = move / shift.sd
     abrupt = abs(move) >= limit and abs(z) >= settings.drift_control_sigmas
-    cusum = shift.cusum_up if move > 0 else shift.cusum_down
-    slow = cusum >= settings.cusum_h and abs(move) >= settings.drift_slow_min_fraction * limit
+    cusum, h = (shift.cusum_up, shift.h_up) if move > 0 else (shift.cusum_down, shift.h_down)
+    floor = settings.drift_slow_min_fraction * limit
+    # The recent hours must have moved the same way, not only this one.
+    recent = shift.smoothed_delta if np.isfinite(shift.smoothed_delta) else 0.0
+    slow = cusum >= h and abs(move) >= floor and recent * np.sign(move) >= floor
     return {
         **shift.as_evidence(),
         "move": move,
         "move_z": z,
         "veil": veil,
+        "cusum_limit": h,
         "abrupt": bool(abrupt),
         "slow": bool(slow),
         "passes": bool(abrupt or slow),
@@ -151,7 +159,7 @@ def _brightness_signal(
 def _clipping_signal(
     column: str, window: Window, reference: Reference, settings: Settings
 ) -> dict[str, Any] | None:
-    current = sh.values(window.sample, column)
+    current = sh.values(sh.judged_sample(window), column)
     ref = sh.values(reference.sample, column)
     if current is None or ref is None:
         return None
@@ -165,17 +173,15 @@ def _clipping_signal(
     }
 
 
-def _fired_phrase(
-    column: str, signal: dict[str, Any], test: drift.DriftTest, cusum_h: float
-) -> tuple[str, str]:
+def _fired_phrase(column: str, signal: dict[str, Any], test: drift.DriftTest) -> tuple[str, str]:
     """(headline, detail) of one fired signal."""
     if column == "brightness":
         move = signal["move"]
         how = (
             f"{abs(signal['move_z']):.1f} hour-SDs"
             if signal["abrupt"]
-            else f"slow drift, CUSUM {max(signal['cusum_up'], signal['cusum_down']):.1f} "
-            f">= {cusum_h:g}"
+            else f"slow drift, CUSUM {signal['cusum_up' if move > 0 else 'cusum_down']:.1f} "
+            f">= {signal['cusum_limit']:g}"
         )
         return (
             f"brightness {'up' if move > 0 else 'down'} {abs(move):.0f} levels",

@@ -135,3 +135,25 @@ def test_a_clean_day_fires_nothing(db_url, engine, settings) -> None:
     assert all(h.ok for h in outcome.hours)
     assert [r.summary for h in outcome.hours for r in h.firing] == []
     assert episodes(engine) == []
+
+
+def test_a_quiet_station_is_judged_on_pooled_hours(db_url, engine, settings) -> None:
+    # 30 predictions an hour, under drift_min_predictions (100): once a station like this
+    # was never judged; now each hour is judged with the ones before it, so a lens fault
+    # from 08:00 to 14:00 is found within three hours and the alert says which hours.
+    faults = {("Q", h): Fault(lens=0.8) for h in range(8, 14)}
+    write(db_url, settings, traffic(["Q"], DAY1, 24, 30, seed=7))
+    set_baselines(engine, settings, ["Q"])
+    write(db_url, settings, traffic(["Q"], DAY2, 24, 30, seed=8, faults=faults))
+    outcome = run_range(engine, settings, DAY2, DAY2 + timedelta(hours=24))
+    assert all(h.ok for h in outcome.hours)
+    fired = {r.fingerprint for h in outcome.hours for r in h.firing}
+    assert fired == {"lens_drift:Q"}
+    ((start, end),) = started(engine, "lens_drift:Q")
+    assert 8 <= start <= 10
+    assert 14 <= end <= 18  # the pool holds faulty hours for up to three hours after
+    first = next(r for h in outcome.hours for r in h.firing)
+    assert "[pooled " in first.summary and "predictions]" in first.summary
+    assert first.evidence["pooled"]["hours"] >= 2
+    judged = [r for h in outcome.hours for r in h.results if r.rule == "lens_drift"]
+    assert all(r.state != "skipped" for r in judged[4:])  # judged from the fourth hour on

@@ -53,17 +53,19 @@ def quantiles(
 def hourly_medians(
     conn: Connection, station: str, since: datetime, until: datetime, columns: Sequence[str]
 ) -> np.ndarray:
-    """One row per hour with predictions in [since, until): the count, then each column's
-    median (float64, NaN where the hour lacked the column)."""
+    """One row per hour with predictions in [since, until), oldest first: the hour's start
+    (seconds since the epoch, UTC), the count, then each column's median (float64, NaN
+    where the hour lacked the column)."""
     medians = ", ".join(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {c})" for c in columns)
     rows = conn.execute(
         text(
-            f"SELECT count(*), {medians} FROM predictions WHERE {_WHERE} "
-            "GROUP BY date_trunc('hour', captured_at)"
+            "SELECT extract(epoch FROM date_trunc('hour', captured_at)), count(*), "
+            f"{medians} FROM predictions WHERE {_WHERE} "
+            "GROUP BY date_trunc('hour', captured_at) ORDER BY 1"
         ),
         {"station": station, "since": since, "until": until},
     ).all()
-    return np.array(rows, dtype=np.float64).reshape(-1, 1 + len(columns))
+    return np.array(rows, dtype=np.float64).reshape(-1, 2 + len(columns))
 
 
 def sample(

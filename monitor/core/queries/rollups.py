@@ -93,11 +93,12 @@ def station_history(
     conn: Connection, hour: datetime, stations: Iterable[str], hours: int
 ) -> dict[str, list[dict[str, Any]]]:
     """The `hours` hours before `hour` of each station that has rows there, oldest first:
-    station -> [{"hour", "n_total", <statistic>: hourly median, ...}]. Hours without
+    station -> [{"hour", "n_total", "n_<class>", <statistic>: hourly median, ...}]. Hours without
     traffic have no row (and are absent); a median the hour lacked is left out."""
     rows = conn.execute(
         text(
-            f"SELECT station_id, hour, n_total, {', '.join(MEDIAN_COLUMNS.values())} "
+            f"SELECT station_id, hour, n_total, {', '.join(f'n_{c}' for c in CLASSES)}, "
+            f"{', '.join(MEDIAN_COLUMNS.values())} "
             "FROM hourly_rollups WHERE model_version IS NULL AND hour >= :since "
             "AND hour < :hour AND station_id = ANY(:stations) ORDER BY hour"
         ),
@@ -110,7 +111,8 @@ def station_history(
     history: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         medians = {s: row[c] for s, c in MEDIAN_COLUMNS.items() if row[c] is not None}
-        entry = {"hour": row["hour"], "n_total": int(row["n_total"]), **medians}
+        counts = {f"n_{c}": int(row[f"n_{c}"]) for c in CLASSES}
+        entry = {"hour": row["hour"], "n_total": int(row["n_total"]), **counts, **medians}
         history.setdefault(row["station_id"], []).append(entry)
     return history
 

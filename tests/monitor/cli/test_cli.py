@@ -89,6 +89,18 @@ def test_monitor_baseline_and_silence_commands(db_url, settings) -> None:
     assert "reference of station S1: 1,200 predictions, 200 per hour" in result.output
     result = runner.invoke(app, ["baseline", "show", "--station", "S1"], env=env)
     assert result.exit_code == 0 and "sharpness" in result.output
+    # The calibrated limits: one row per statistic a CUSUM watches, limits >= cusum_h.
+    assert "calibrated limits" in result.output
+    rows = {
+        line.split()[0]: line.split()
+        for line in result.output.splitlines()
+        if line.split()
+        and line.split()[0] in {"sharpness_tile_min", "brightness", "luma_p01"}
+        and line.split()[-1] == "6"  # built from 6 hours
+    }
+    assert set(rows) == {"sharpness_tile_min", "brightness", "luma_p01"}
+    assert float(rows["sharpness_tile_min"][-3]) >= settings.cusum_h  # h down
+    assert rows["sharpness_tile_min"][-2] == "-"  # no upward CUSUM on focus
 
     result = runner.invoke(
         app,

@@ -98,7 +98,7 @@ def test_settings_show_each_effective_value_and_where_it_came_from(tmp_path) -> 
         "source": "env",
     }
     assert shown["retention_days"]["value"] == 30 and shown["retention_days"]["source"] == "file"
-    assert shown["cusum_k"]["value"] == 0.5 and shown["cusum_k"]["source"] == "default"
+    assert shown["cusum_k"]["value"] == 1.0 and shown["cusum_k"]["source"] == "default"
     # A folder left unset shows where it really is.
     assert shown["spool_dir"]["value"] == str(tmp_path / "data" / "spool")
 

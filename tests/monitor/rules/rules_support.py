@@ -2,21 +2,24 @@
 station's per-frame statistics, a minimal reference builder, and real photographs under
 simulated camera and lighting faults.
 
-The reference builder here is deliberately small (the real one is monitor/reference.py):
-a bounded random sample, quantiles, the class mix, and the spread of hourly medians.
+The reference builder is the real one (monitor/reference.py's reference_from_hours), so
+the rules meet the calibrated yardsticks they meet in production.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
 import numpy as np
 
+from monitor.calibration import Limits
 from monitor.core.settings import Settings
-from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Reference, Window
+from monitor.reference import reference_from_hours
+from monitor.rules.base import HourSummary, Reference, Window
 
 Stats = dict[str, np.ndarray]  # column -> per-frame values of one hour
 HOUR0 = datetime(2026, 11, 24, 0, tzinfo=UTC)
@@ -36,36 +39,25 @@ def build_reference(
     class_mix: Mapping[str, float] = CLASS_MIX,
     sample_size: int = 5000,
     seed: int = 0,
+    settings: Settings | None = None,
+    end: datetime = HOUR0,
 ) -> Reference:
-    """A Reference from known-good hours of per-frame statistics."""
-    rng = np.random.default_rng(seed)
-    columns = [c for c in SAMPLE_COLUMNS if all(c in hour for hour in hours)]
-    pooled = {c: np.concatenate([np.asarray(hour[c], float) for hour in hours]) for c in columns}
-    total = len(pooled[columns[0]])
-    pick = rng.choice(total, size=min(sample_size, total), replace=False)
-    spread = {}
-    for column in columns:
-        medians = np.array([np.median(hour[column]) for hour in hours])
-        spread[column] = {
-            "mean": float(medians.mean()),
-            "sd": float(medians.std(ddof=1)),
-            "n": len(hours),
-        }
-    quantiles = {
-        c: {f"p{q:02d}": float(np.percentile(pooled[c], q)) for q in (5, 25, 50, 75, 95)}
-        for c in columns
-    }
-    return Reference(
-        station_id=station_id,
+    """A Reference from known-good hours of per-frame statistics, the hours just before
+    `end`, built as `beltwatch baseline set` builds one (calibrated yardsticks included)."""
+    total = sum(len(next(iter(hour.values()))) for hour in hours)
+    counts = {name: round(share * total) for name, share in class_mix.items()}
+    times = [end - timedelta(hours=len(hours) - i) for i in range(len(hours))]
+    reference = reference_from_hours(
+        station_id or "site",
+        hours,
+        times,
+        counts,
+        sample_size=sample_size,
+        limits=Limits.from_settings(settings or make_settings()),
         provisional=provisional,
-        n=total,
-        sample={c: pooled[c][pick] for c in columns},
-        quantiles=quantiles,
-        hourly_spread=spread,
-        class_mix=dict(class_mix),
-        baseline_critical_rate=float(class_mix.get("critical", 0.0)),
-        hourly_volume=total / len(hours),
+        seed=seed,
     )
+    return replace(reference, station_id=station_id, class_mix=dict(class_mix))
 
 
 # The medians hourly_rollups keeps (monitor/windows.py hands these to the rules).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from rules_support import make_window
 
@@ -17,7 +18,10 @@ TABLE = [
     ((2550, 360, 90), "ok", None),  # the reference mix itself
     ((1980, 600, 420), "firing", "jensenshannon"),  # JS 0.17
     ((84000, 12500, 3500), "ok", None),  # chi-square p = 7e-26, but JS 0.012: harmless
-    ((150, 30, 20), "firing", "chisquare"),  # JS 0.11, 200 predictions
+    ((130, 40, 30), "firing", "chisquare"),  # JS 0.18 at 200: above the noise floor 0.128
+    ((150, 30, 20), "ok", None),  # JS 0.11 at 200: noise can reach it (critical_rate's job)
+    ((176, 24, 0), "ok", None),  # 0 critical of 6 expected at 200: JS 0.10 < 0.128
+    ((82, 18, 0), "ok", None),  # 18 % minor, 0 critical at 100: JS 0.12 < 0.180
     ((78, 16, 6), "ok", None),  # JS 0.07: below the floor
     ((40, 8, 2), "skipped", None),  # 50 predictions: fewer than drift_min_predictions
 ]
@@ -59,6 +63,29 @@ def test_a_normal_hour_makes_no_evidently_call(small_reference, settings, monkey
     result = class_drift.evaluate(make_window(n=3000, counts=counts), small_reference, settings)
     assert result.state == "ok"
     assert "drift_test" not in result.evidence
+
+
+@pytest.mark.parametrize(
+    ("n", "floor"), [(100, 0.180), (200, 0.128), (400, 0.1), (1000, 0.1), (20000, 0.1)]
+)
+def test_the_effect_floor_grows_as_the_hour_gets_smaller(small_reference, settings, n, floor):
+    window = make_window(n=n)  # the reference mix itself
+    result = class_drift.evaluate(window, small_reference, settings)
+    assert result.state == "ok"
+    assert result.evidence["threshold"] == pytest.approx(floor, abs=1e-3)
+
+
+@pytest.mark.parametrize("n", [30, 100, 200, 500])
+def test_the_noise_floor_holds_its_false_alarm_rate(n):
+    # Clean hours drawn from the reference mix cross the floor in at most alpha of hours.
+    alpha = 1e-3  # large enough to measure with 20,000 hours
+    mix = {"undamaged": 0.85, "minor": 0.12, "critical": 0.03}
+    floor = class_drift.noise_floor(n, mix, alpha)
+    draws = np.random.default_rng(n).multinomial(n, list(mix.values()), size=20_000)
+    crossed = sum(
+        drift.js_distance(mix, dict(zip(mix, row / n, strict=True))) >= floor for row in draws
+    )
+    assert crossed / 20_000 <= 2 * alpha
 
 
 def test_skipped_without_a_reference_mix(settings):

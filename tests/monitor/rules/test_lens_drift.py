@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from rules_support import Belt, make_settings, make_window, run_hours
+from rules_support import make_settings, make_window, run_hours
 
 from monitor import drift
 from monitor.rules import lens_drift
 
-HARMLESS = float(np.exp(-0.05 * Belt.SHARPNESS_LOG_SD))  # a 0.05-SD shift of log sharpness
+# 10 % softer: about 2 hour-to-hour SDs of Belt's hourly medians (the CUSUM soon notices),
+# half the slow path's 20 % floor (an operator would not act on it).
+HARMLESS = 0.9
 
 
 @pytest.fixture
@@ -45,7 +46,10 @@ def test_harmless_shift_in_thousands_of_images_does_not_fire_even_sustained(
     results = run_hours(hours, reference, lens_drift.evaluate, settings)
     assert not any(r.firing for r in results)
     # The CUSUM alone would have fired; the practical floor (20 % down) holds it.
-    assert results[-1].evidence["signals"]["sharpness"]["cusum_down"] >= settings.cusum_h
+    assert (
+        results[-1].evidence["signals"]["sharpness"]["cusum_down"]
+        >= results[-1].evidence["signals"]["sharpness"]["cusum_h_down"]
+    )
 
 
 @pytest.mark.parametrize(("factor", "severity"), [(0.5, "warning"), (0.3, "critical")])
@@ -82,7 +86,10 @@ def test_resolves_when_the_fault_ends(belt, reference, settings):
     results = run_hours(hours, reference, lens_drift.evaluate, settings)
     assert [r.state for r in results] == ["firing"] * 3 + ["ok"] * 3
     # The CUSUM is still high after the fault, but the practical floor is not met: ok at once.
-    assert results[3].evidence["signals"]["sharpness"]["cusum_down"] >= settings.cusum_h
+    assert (
+        results[3].evidence["signals"]["sharpness"]["cusum_down"]
+        >= results[-1].evidence["signals"]["sharpness"]["cusum_h_down"]
+    )
 
 
 def test_a_smudge_shows_on_the_worst_tile_only(belt, reference, settings):

@@ -39,12 +39,14 @@ def test_quantiles_are_named_and_ordered(three_hours) -> None:
     assert q["brightness"]["p05"] < q["brightness"]["p50"] < q["brightness"]["p95"]
 
 
-def test_hourly_medians_have_a_row_per_hour_with_the_count_first(three_hours) -> None:
+def test_hourly_medians_have_a_row_per_hour_with_the_hour_and_count_first(three_hours) -> None:
     with three_hours.connect() as conn:
         rows = predictions.hourly_medians(conn, "S1", DAY2, END, ["brightness"])
-    assert rows.shape == (3, 2)
-    assert rows[:, 0].tolist() == [100.0, 100.0, 100.0]
-    assert np.all((rows[:, 1] > 80) & (rows[:, 1] < 160))
+    assert rows.shape == (3, 3)
+    start = DAY2.timestamp()
+    assert rows[:, 0].tolist() == [start, start + 3600, start + 7200]  # oldest first
+    assert rows[:, 1].tolist() == [100.0, 100.0, 100.0]
+    assert np.all((rows[:, 2] > 80) & (rows[:, 2] < 160))
 
 
 def test_a_sample_is_bounded_and_of_the_columns_asked(three_hours) -> None:
