@@ -9,6 +9,8 @@ the notifications (monitor.core.queries.notifications):
   `resolve_after_ok_hours` hours in a row, it resolves and queues a `resolve`.
 - Silences suppress notifications, not evaluation: the episode is kept up to date, and a
   trigger held back by a silence goes out when the silence ends if it is still firing.
+  An inhibited result (evidence["inhibited_by"], set by rules.diagnose when another alert
+  of the same station-hour is the same incident) is held back the same way.
   A resolve is sent whenever the trigger was, so paging tools close their incidents.
 - "skipped" results (too little data) change nothing.
 - Applying an hour again changes nothing: episodes remember the last hour they took in
@@ -134,7 +136,11 @@ def apply_results(
         if result.state == "skipped" or (seen is not None and seen >= hour):
             continue
         row = open_rows.get(result.fingerprint)
-        quiet = is_silenced(silences, result.rule, result.station_id)
+        # An inhibited alert (rules.diagnose: the same incident as another firing alert)
+        # is held back like a silenced one: its trigger goes out only if it outlives that.
+        quiet = is_silenced(silences, result.rule, result.station_id) or bool(
+            result.evidence.get("inhibited_by")
+        )
         decision = decide(_episode(row), result.state, hour, quiet, settings)
         if decision is None:
             continue
@@ -176,7 +182,7 @@ def _write(
             severity=result.severity,
             started_at=hour,
             summary=result.summary,
-            evidence=result.evidence,
+            evidence=with_worst_hour(result, hour, None),
         )
         if alert_id is None:
             return None
@@ -189,7 +195,7 @@ def _write(
             values |= {
                 "severity": result.severity,
                 "summary": result.summary,
-                "evidence": result.evidence,
+                "evidence": with_worst_hour(result, hour, row.evidence),
             }
         elif decision.step is Step.RESOLVE:
             values |= {"status": "resolved", "resolved_at": decision.resolved_at}
@@ -200,6 +206,29 @@ def _write(
     return Change(result.fingerprint, alert_id, decision.event)
 
 
+def with_worst_hour(
+    result: RuleResult, hour: datetime, stored: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The firing result's evidence with evidence["worst_hour"]: the hour of the episode
+    whose result had the largest evidence["magnitude"] so far (this one on a tie), with its
+    summary and headline, so the hint of the worst hour (a camera fault named on a
+    critical spike) outlives later, milder hours and the resolve."""
+    magnitude = result.evidence.get("magnitude")
+    previous = (stored or {}).get("worst_hour")
+    if previous is not None and (
+        not isinstance(magnitude, int | float)
+        or (previous.get("magnitude") is not None and previous["magnitude"] > magnitude)
+    ):
+        return {**result.evidence, "worst_hour": previous}
+    worst = {
+        "hour": hour.isoformat(),
+        "magnitude": magnitude if isinstance(magnitude, int | float) else None,
+        "summary": result.summary,
+        "headline": result.evidence.get("headline"),
+    }
+    return {**result.evidence, "worst_hour": worst}
+
+
 def _notice(
     alert_id: int,
     started_at: datetime,
@@ -208,9 +237,16 @@ def _notice(
     row: Row | None,
     decision: Decision,
 ) -> AlertNotice:
-    """What the receivers are told. A resolve speaks of the episode as it last fired (the
-    ok result has nothing to say); the other events of this hour's result."""
+    """What the receivers are told. A resolve speaks of the episode as it fired (the ok
+    result has nothing to say): its worst hour's summary, its last evidence; the other
+    events of this hour's result."""
     source = row if decision.step is Step.RESOLVE and row is not None else result
+    summary = source.summary
+    if decision.step is Step.RESOLVE:
+        # "It was: ..." tells of the episode's worst hour, whose hint a milder last hour
+        # may lack.
+        worst = (source.evidence or {}).get("worst_hour") or {}
+        summary = worst.get("summary") or summary
     return AlertNotice(
         alert_id=alert_id,
         fingerprint=result.fingerprint,
@@ -218,7 +254,7 @@ def _notice(
         station_id=source.station_id,
         severity=source.severity,
         event=decision.event,  # type: ignore[arg-type]  # not None: only events are queued
-        summary=source.summary,
+        summary=summary,
         evidence=source.evidence,
         hour=hour,
         started_at=started_at,

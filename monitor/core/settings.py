@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from monitor.core.exceptions import ConfigError
+from monitor.core.stops import parse_stops
 from monitor.core.urls import check_url
 
 log = logging.getLogger(__name__)
@@ -347,6 +348,28 @@ class Settings(BaseSettings):
         ge=1,
         description="Fewest predictions in an hour for `critical_rate` to judge.",
     )
+    critical_drop_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description=(
+            "`critical_drop` fires when a station's critical share over its last "
+            "`critical_drop_hours` fell by at least this fraction of its baseline (a camera "
+            "fault can hide damage) ..."
+        ),
+    )
+    critical_drop_alpha: float = Field(
+        default=1e-4,
+        gt=0,
+        lt=0.5,
+        description="... and a one-sided exact binomial test of the drop gives p at most this.",
+    )
+    critical_drop_hours: int = Field(
+        default=6,
+        ge=1,
+        le=48,
+        description="Hours `critical_drop` sums (this one and the ones before it).",
+    )
     critical_rate_station_thresholds: dict[str, float] = Field(
         default_factory=dict,
         description='Per-station `critical_rate` thresholds, JSON: `{"dock-3": 0.15}`.',
@@ -593,6 +616,14 @@ class Settings(BaseSettings):
             "cached this long."
         ),
     )
+    planned_stops: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The shift calendar: when belts stop on purpose, so `no_data` stays quiet then; "
+            'JSON, in `site_timezone`: `["Sun 00:00-24:00", "Mon-Fri 22:00-06:00", '
+            '"2026-12-24T18:00/2026-12-27T06:00", "Sat 00:00-24:00 on dock-7"]`.'
+        ),
+    )
     site_timezone: str = Field(
         default="UTC",
         description=(
@@ -647,6 +678,12 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("expected an IANA time zone name such as Europe/Berlin") from None
+        return value
+
+    @field_validator("planned_stops")
+    @classmethod
+    def _check_stops(cls, value: list[str]) -> list[str]:
+        parse_stops(value)  # a StopError (a ValueError) names the entry and its wrong part
         return value
 
     @field_validator("divert_url")

@@ -21,13 +21,22 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from monitor.core.settings import Settings
-from monitor.rules import class_drift, critical_rate, latency, lens_drift, lighting_drift, no_data
+from monitor.rules import (
+    class_drift,
+    critical_drop,
+    critical_rate,
+    latency,
+    lens_drift,
+    lighting_drift,
+    no_data,
+)
 from monitor.rules.base import Reference, RuleResult, Window
 
 Rule = Callable[[Window, Reference | None, Settings], RuleResult]
 
 RULES: dict[str, Rule] = {
     critical_rate.NAME: critical_rate.evaluate,
+    critical_drop.NAME: critical_drop.evaluate,
     lens_drift.NAME: lens_drift.evaluate,
     lighting_drift.NAME: lighting_drift.evaluate,
     class_drift.NAME: class_drift.evaluate,
@@ -37,8 +46,12 @@ RULES: dict[str, Rule] = {
 
 SITE_RULES = (critical_rate.NAME, class_drift.NAME, no_data.NAME, latency.NAME)
 
-# Rules whose firing on a station explains a critical spike there, and how to say so.
+# Rules whose firing on a station explains a class alert there, and how to say so.
 CAUSES = {lens_drift.NAME: "camera", lighting_drift.NAME: "lighting"}
+# The class alerts a camera or lighting fault can explain.
+EXPLAINED = (critical_rate.NAME, critical_drop.NAME, class_drift.NAME)
+# Rules that hold back a class_drift of the same station-hour (one incident, one page).
+INHIBITS = (critical_rate.NAME, critical_drop.NAME)
 
 __all__ = ["RULES", "SITE_RULES", "Rule", "diagnose", "evaluate_all"]
 
@@ -80,21 +93,61 @@ def _judge(
 
 
 def diagnose(results: Iterable[RuleResult]) -> list[RuleResult]:
-    """The same results, with each firing critical_rate that coincides with lens or lighting
-    drift firing on the same station saying so: "likely a camera fault: sharpness down 55 %",
-    and evidence["likely_cause"] naming the rule and its numbers."""
+    """The same results, linked where one fault explains several on the same station:
+
+    - every firing class alert (EXPLAINED: critical_rate, critical_drop, class_drift) that
+      coincides with lens or lighting drift firing there says so ("likely a camera fault:
+      sharpness down 55 %"), with evidence["likely_cause"] naming the rule and its numbers;
+    - inhibition, in Alertmanager's sense: a firing class_drift on a station where
+      critical_rate or critical_drop fires is the same incident seen twice, so it carries
+      evidence["inhibited_by"] (its episode is kept, its notification held back, as by a
+      silence) and the inhibiting alert lists it in evidence["linked"] and its summary
+      (the same for the site's own alerts)."""
     results = list(results)
     causes: dict[str | None, list[RuleResult]] = {}
+    inhibitors: dict[str | None, list[RuleResult]] = {}
     for result in results:
-        if result.firing and result.rule in CAUSES and result.station_id is not None:
+        if not result.firing:
+            continue
+        if result.rule in CAUSES and result.station_id is not None:
             causes.setdefault(result.station_id, []).append(result)
+        if result.rule in INHIBITS:  # the site's critical spike holds back the site's mix
+            inhibitors.setdefault(result.station_id, []).append(result)
+    held = {
+        result.station_id: result
+        for result in results
+        if result.firing and result.rule == class_drift.NAME and inhibitors.get(result.station_id)
+    }
     diagnosed = []
     for result in results:
         found = causes.get(result.station_id, [])
-        if result.rule == critical_rate.NAME and result.firing and found:
+        if result.rule in EXPLAINED and result.firing and found:
             result = _with_cause(result, found)
+        if result.station_id in held and result.firing:
+            if result.rule == class_drift.NAME:
+                result = _inhibited(result, inhibitors[result.station_id])
+            elif result.rule in INHIBITS:
+                result = _linked(result, held[result.station_id])
         diagnosed.append(result)
     return diagnosed
+
+
+def _inhibited(result: RuleResult, by: list[RuleResult]) -> RuleResult:
+    names = [inhibitor.fingerprint for inhibitor in by]
+    return dataclasses.replace(
+        result,
+        summary=f"{result.summary} (held back: same incident as {', '.join(names)})",
+        evidence={**result.evidence, "inhibited_by": names},
+    )
+
+
+def _linked(result: RuleResult, other: RuleResult) -> RuleResult:
+    linked = [*result.evidence.get("linked", []), other.fingerprint]
+    return dataclasses.replace(
+        result,
+        summary=f"{result.summary}; linked: {other.fingerprint} (class mix moved, held back)",
+        evidence={**result.evidence, "linked": linked},
+    )
 
 
 def _with_cause(result: RuleResult, causes: list[RuleResult]) -> RuleResult:

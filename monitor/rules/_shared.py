@@ -145,6 +145,41 @@ def pool_phrase(window: Window) -> str:
     )
 
 
+# A class share must move by at least this much to be worth naming beside a camera fault.
+CLASS_MOVE_NAMED = 0.01
+
+
+def class_move(window: Window, reference: Reference) -> tuple[str, dict[str, Any]]:
+    """How the judged hour's class mix moved against the reference, for a camera or
+    lighting alert: ("; classes: critical 1.0 % (ref 3.0 %) — damage may go undiverted",
+    evidence). A camera fault can push the model either way (dark frames raised the
+    critical share, a dirty lens lowered it); ("", {}) without counts or a mix."""
+    counts = judged_counts(window)
+    total = sum(counts.values())
+    mix = reference.class_mix
+    if not total or not mix:
+        return "", {}
+    names = sorted(set(counts) | set(mix))
+    shares = {name: counts.get(name, 0) / total for name in names}
+    moves = {name: shares[name] - float(mix.get(name, 0.0)) for name in names}
+    evidence = {
+        name: {"share": shares[name], "reference": float(mix.get(name, 0.0))} for name in names
+    }
+    moved = sorted(
+        (name for name in names if abs(moves[name]) >= CLASS_MOVE_NAMED),
+        key=lambda name: -abs(moves[name]),
+    )
+    if not moved:
+        return "; classes unchanged", {"class_mix": evidence}
+    words = [
+        f"{name} {pct(shares[name], 1)} (ref {pct(float(mix.get(name, 0.0)), 1)})" for name in moved
+    ]
+    phrase = "; classes: " + ", ".join(words)
+    if moves.get("critical", 0.0) <= -CLASS_MOVE_NAMED:
+        phrase += " — fewer critical: damaged parcels may go undiverted"
+    return phrase, {"class_mix": evidence}
+
+
 def values(sample: Mapping[str, Any], column: str) -> np.ndarray | None:
     """The finite values of one sample column as float64; None when absent or empty."""
     if column not in sample:

@@ -90,6 +90,9 @@ class RuleResult:
     state: State
     severity: Severity
     summary: str  # one line a person understands at 3 a.m.
+    # A firing result's evidence holds "headline" (its strongest signal, a few words) and
+    # "magnitude" (how bad, larger is worse, comparable between hours of the same rule:
+    # the alert keeps the evidence of its worst hour by it).
     evidence: dict[str, Any] = field(default_factory=dict)
     report_html: str | None = None  # Evidently's report, for drifted station-hours
 

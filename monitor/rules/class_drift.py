@@ -101,6 +101,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         )
     confirmed = f"chi-square {sh.fmt_p(test.score)}" if test.method == "chisquare" else "Evidently"
     evidence["headline"] = f"class mix moved: {moves}"
+    evidence["magnitude"] = distance
     return RuleResult(
         rule=NAME,
         station_id=window.station_id,

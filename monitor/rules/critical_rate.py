@@ -71,6 +71,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
     who = label(window.station_id)
     head = f"{who}: {pct(rate, 1)} critical ({k} of {n}) vs {pct(baseline)} baseline"
     if firing:
+        evidence["magnitude"] = rate
         summary = f"{head}, {rate / baseline:.1f}x — {fmt_p(p_value)}"
     elif rate >= threshold:
         summary = f"{head}: above {pct(threshold)} but not significant ({fmt_p(p_value)})"

@@ -34,6 +34,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
     who = sh.label(window.station_id)
     if firing:
         evidence["headline"] = f"p95 latency {p95:.0f} ms"
+        evidence["magnitude"] = float(p95) / budget
         summary = (
             f"{who}: p95 inference latency {p95:.0f} ms over the {budget:g} ms budget "
             f"({float(p95) / budget:.1f}x, {window.n} predictions)"

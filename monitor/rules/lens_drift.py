@@ -90,13 +90,16 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
 
     phrases = [_fired_phrase(column, signals, tests) for column in fired]
     evidence["headline"] = phrases[0][0]
+    evidence["magnitude"] = _strength(fired[0], signals)
     parts = [f"{headline} ({detail})" for headline, detail in phrases]
+    classes, moved = sh.class_move(window, reference)
+    evidence.update(moved)
     return RuleResult(
         rule=NAME,
         station_id=window.station_id,
         state="firing",
         severity=_severity(signals, fired, settings),
-        summary=f"{who}: lens dirty or out of focus — {'; '.join(parts)}{suffix}",
+        summary=f"{who}: lens dirty or out of focus — {'; '.join(parts)}{classes}{suffix}",
         evidence=evidence,
         # The confirming run's report: it shows every column that was tested.
         report_html=run.html() if run is not None else None,

@@ -91,13 +91,16 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
 
     phrases = [_fired_phrase(column, signals[column], tests[column]) for column in fired]
     evidence["headline"] = phrases[0][0]
+    evidence["magnitude"] = max(_strength(column, signals[column], settings) for column in fired)
     parts = [f"{headline} ({detail})" for headline, detail in phrases]
+    classes, moved = sh.class_move(window, reference)
+    evidence.update(moved)
     return RuleResult(
         rule=NAME,
         station_id=window.station_id,
         state="firing",
         severity="warning",
-        summary=f"{who}: lighting changed — {'; '.join(parts)}{suffix}",
+        summary=f"{who}: lighting changed — {'; '.join(parts)}{classes}{suffix}",
         evidence=evidence,
         # The confirming run's report: it shows every column that was tested.
         report_html=run.html() if run is not None else None,
@@ -171,6 +174,13 @@ def _clipping_signal(
         "rise": mean - ref_mean,
         "passes": bool(mean - ref_mean >= settings.lighting_clipping_increase),
     }
+
+
+def _strength(column: str, signal: dict[str, Any], settings: Settings) -> float:
+    """How far a fired signal moved, in units of its abrupt threshold."""
+    if column == "brightness":
+        return abs(float(signal["move"])) / settings.lighting_brightness_shift
+    return float(signal["rise"]) / settings.lighting_clipping_increase
 
 
 def _fired_phrase(column: str, signal: dict[str, Any], test: drift.DriftTest) -> tuple[str, str]:

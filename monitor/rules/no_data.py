@@ -6,13 +6,17 @@ this hour of day, monitor/windows.py: a belt silent every night expects 0 at nig
 the reference's hourly_volume, is >= no_data_min_expected. A station that normally sends
 fewer is ok when silent (an empty hour there is ordinary); with no expected volume at all
 the rule skips.
+A silent hour inside a planned stop (`planned_stops`, the shift calendar,
+monitor/core/stops.py) is ok, and says which stop; an unplanned silence still fires.
 A trickle (n > 0 but far below normal) is not this rule's matter.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
+from monitor.core.stops import parse_stops, planned_stop
 from monitor.rules import _shared as sh
 from monitor.rules.base import Reference, RuleResult, Window
 
@@ -41,10 +45,20 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         "min_expected": minimum,
     }
     who = sh.label(window.station_id)
-    firing = window.n == 0 and expected >= minimum
-    if firing:
+    stop = None
+    if window.n == 0 and settings.planned_stops:
+        zone = ZoneInfo(settings.site_timezone)
+        stop = planned_stop(
+            parse_stops(settings.planned_stops), window.hour, window.station_id, zone
+        )
+    firing = window.n == 0 and expected >= minimum and stop is None
+    if stop is not None:
+        evidence["planned_stop"] = stop.text
+        summary = f"{who}: no predictions this hour, a planned stop ({stop.text})"
+    elif firing:
         summary = f"{who}: no predictions this hour (normally {expected:.0f} an hour){suffix}"
         evidence["headline"] = "no predictions"
+        evidence["magnitude"] = expected
     elif window.n == 0:
         summary = (
             f"{who}: no predictions this hour, normal for a station sending "

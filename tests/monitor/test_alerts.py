@@ -217,3 +217,59 @@ def test_the_test_notice_is_a_complete_info_alert() -> None:
     notice = AlertNotice.test("slack", H)
     assert AlertNotice.from_json(notice.to_json()) == notice
     assert (notice.event, notice.severity, notice.status) == ("test", "info", "firing")
+
+
+def test_an_inhibited_alert_is_kept_but_sent_only_if_it_outlives_its_inhibitor(
+    engine, settings
+) -> None:
+    from monitor.rules import diagnose
+
+    mix = RuleResult("class_drift", "S1", "firing", "warning", "S1: class mix moved", {})
+    with engine.begin() as conn:
+        # A damage wave: the spike and the mix move are one incident, one page.
+        both = diagnose([result("firing"), mix])
+        first = apply_results(conn, DAY, both, settings)
+        # The spike ends, the mix stays moved: now it is news of its own.
+        second = apply_results(conn, DAY + hours(1), diagnose([result("ok"), mix]), settings)
+    assert [(c.fingerprint, c.event, c.silenced) for c in first] == [
+        ("critical_rate:S1", "trigger", False),
+        ("class_drift:S1", None, True),
+    ]
+    assert [(c.fingerprint, c.event) for c in second] == [
+        ("critical_rate:S1", None),
+        ("class_drift:S1", "trigger"),
+    ]
+    sent = outbox(engine)
+    assert [(AlertNotice.from_json(p).fingerprint, e) for e, _, p in sent] == [
+        ("critical_rate:S1", "trigger"),
+        ("class_drift:S1", "trigger"),
+    ]
+    spike = AlertNotice.from_json(sent[0][2])
+    assert spike.evidence["linked"] == ["class_drift:S1"] and "linked: class_drift:S1" in (
+        spike.summary
+    )
+
+
+def test_an_alert_keeps_the_evidence_of_its_worst_hour(engine, settings) -> None:
+    def spike(rate: float, hint: str = "") -> RuleResult:
+        summary = f"S1: {rate:.0%} critical{hint}"
+        return RuleResult("critical_rate", "S1", "firing", "critical", summary, {"magnitude": rate})
+
+    hours_ = [
+        spike(0.2),
+        spike(0.5, "; likely a camera fault: worst-tile sharpness down 68 %"),
+        spike(0.15),  # the camera was cleaned; the spike fades
+        result("ok"),
+        result("ok"),
+    ]
+    with engine.begin() as conn:
+        for offset, hour_result in enumerate(hours_):
+            apply_results(conn, DAY + hours(offset), [hour_result], settings)
+        evidence = conn.execute(text("SELECT evidence FROM alerts")).scalar_one()
+    worst = evidence["worst_hour"]
+    assert worst["hour"] == (DAY + hours(1)).isoformat() and worst["magnitude"] == 0.5
+    assert worst["summary"].endswith("likely a camera fault: worst-tile sharpness down 68 %")
+    resolve = AlertNotice.from_json(outbox(engine)[-1][2])
+    assert resolve.event == "resolve"
+    assert resolve.evidence["worst_hour"] == worst  # the hint outlives the fault
+    assert resolve.summary == worst["summary"]  # "It was: ..." the worst hour

@@ -52,3 +52,31 @@ def test_provisional_reference_is_flagged(small_reference, settings):
     assert result.firing
     assert result.evidence["provisional_reference"] is True
     assert result.summary.endswith("[provisional reference]")
+
+
+# HOUR0 is Tuesday 2026-11-24 00:00 UTC (01:00 in Berlin).
+@pytest.mark.parametrize(
+    ("stops", "zone", "station", "state"),
+    [
+        (["Mon-Fri 22:00-06:00"], "UTC", "dock-3", "ok"),  # Monday night's stop, into Tuesday
+        (["Tue 01:00-02:00"], "UTC", "dock-3", "firing"),  # the stop is later that night
+        (["Tue 01:00-02:00"], "Europe/Berlin", "dock-3", "ok"),  # 01:00 Berlin is 00:00 UTC
+        (["Sun 00:00-24:00"], "UTC", "dock-3", "firing"),  # a Sunday stop: not today
+        (["daily 00:30-00:45"], "UTC", "dock-3", "ok"),  # overlaps the hour
+        (["2026-11-23T20:00/2026-11-24T08:00"], "UTC", "dock-3", "ok"),  # dated maintenance
+        (["Tue 00:00-24:00 on dock-7"], "UTC", "dock-3", "firing"),  # another station's stop
+        (["Tue 00:00-24:00 on dock-*"], "UTC", "dock-3", "ok"),
+        (["Tue 00:00-24:00 on dock-*"], "UTC", None, "firing"),  # the site is not a dock
+        ([], "UTC", "dock-3", "firing"),  # no calendar: an unplanned silence pages
+    ],
+)
+def test_a_planned_stop_is_not_a_page(stops, zone, station, state):
+    from rules_support import make_settings
+
+    settings = make_settings(planned_stops=stops, site_timezone=zone)
+    window = make_window(n=0, counts={}, expected_n=3000.0, station_id=station)
+    result = no_data.evaluate(window, None, settings)
+    assert result.state == state
+    if state == "ok":
+        assert result.evidence["planned_stop"] == stops[0]
+        assert result.summary.endswith(f"a planned stop ({stops[0]})")

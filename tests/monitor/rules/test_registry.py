@@ -26,6 +26,7 @@ def result(rule: str, station: str | None, state: str = "firing", **evidence) ->
 def test_every_rule_is_registered_under_its_name():
     assert list(RULES) == [
         "critical_rate",
+        "critical_drop",
         "lens_drift",
         "lighting_drift",
         "class_drift",
@@ -86,7 +87,10 @@ def test_critical_spike_with_lens_drift_on_the_same_station_names_the_camera(
     assert lens.firing and critical.firing
     headline = lens.evidence["headline"]  # the stronger focus signal: "sharpness down 55 %"
     assert "sharpness down " in headline
-    assert critical.summary.endswith(f"; likely a camera fault: {headline}")
+    assert f"; likely a camera fault: {headline}" in critical.summary
+    # The mix moved too (a spike is a mix move): one incident, the class alert held back.
+    assert results["class_drift"].evidence["inhibited_by"] == ["critical_rate:dock-3"]
+    assert critical.summary.endswith("; linked: class_drift:dock-3 (class mix moved, held back)")
     cause = critical.evidence["likely_cause"]
     assert cause["fault"] == "camera"
     assert cause["rule"] == "lens_drift"
@@ -138,3 +142,41 @@ def test_quiet_critical_rate_and_site_wide_spikes_are_left_alone():
     site = result("critical_rate", None)
     lens = result("lens_drift", "dock-3", headline="sharpness down 55 %")
     assert diagnose([quiet, site, lens]) == [quiet, site, lens]
+
+
+def test_a_class_drift_with_a_critical_spike_is_one_incident():
+    spike = result("critical_rate", "dock-3")
+    mix = result("class_drift", "dock-3")
+    other = result("class_drift", "dock-4")  # another station: its own incident
+    linked, held, alone = diagnose([spike, mix, other])
+    assert held.evidence["inhibited_by"] == ["critical_rate:dock-3"]
+    assert held.summary.endswith("(held back: same incident as critical_rate:dock-3)")
+    assert linked.evidence["linked"] == ["class_drift:dock-3"]
+    assert "linked: class_drift:dock-3" in linked.summary
+    assert alone == other
+    # The site's spike holds back the site's mix, too; an ok spike holds back nothing.
+    site = diagnose([result("critical_rate", None), result("class_drift", None)])
+    assert site[1].evidence["inhibited_by"] == ["critical_rate@site"]
+    quiet = [result("critical_rate", "dock-3", state="ok"), mix]
+    assert diagnose(quiet) == quiet
+
+
+@pytest.mark.parametrize("rule", ["class_drift", "critical_drop", "critical_rate"])
+def test_every_class_alert_during_a_camera_fault_names_it(rule):
+    lens = result("lens_drift", "dock-3", headline="worst-tile sharpness down 68 %")
+    (named, _) = diagnose([result(rule, "dock-3"), lens])
+    assert named.evidence["likely_cause"]["detail"] == "worst-tile sharpness down 68 %"
+    assert "likely a camera fault: worst-tile sharpness down 68 %" in named.summary
+
+
+def test_a_camera_alert_says_how_the_class_mix_moved(belt, small_reference, settings):
+    # A dirty lens that hides damage: the model calls fewer parcels critical.
+    hidden = {"undamaged": 2800, "minor": 170, "critical": 30}
+    window = make_window(belt.hour(sharpness=0.4), counts=hidden)
+    lens = lens_drift.evaluate(window, small_reference, settings)
+    assert lens.firing
+    assert (
+        "; classes: undamaged 93.3 % (ref 85.0 %), minor 5.7 % (ref 12.0 %), critical 1.0 % "
+        "(ref 3.0 %) — fewer critical: damaged parcels may go undiverted" in lens.summary
+    )
+    assert lens.evidence["class_mix"]["critical"] == {"share": 0.01, "reference": 0.03}
