@@ -75,7 +75,7 @@ class Limits:
     """How the limits are calibrated (from the settings)."""
 
     k: float = 1.0  # CUSUM allowance, in robust SDs
-    h_floor: float = 5.0  # the calibrated limit is never below this
+    h_floor: float = 8.0  # the calibrated limit is never below this
     budget_years: float = 1.0  # one false alarm per station per this many years
 
     @classmethod

@@ -338,7 +338,7 @@ class Settings(BaseSettings):
         description="Normal critical share (the binomial test's null hypothesis).",
     )
     critical_rate_alpha: float = Field(
-        default=1e-3,
+        default=1e-5,
         gt=0,
         lt=0.5,
         description="Significance of the one-sided exact binomial test against the baseline.",
@@ -394,11 +394,12 @@ class Settings(BaseSettings):
         ),
     )
     drift_control_sigmas: float = Field(
-        default=3.0,
+        default=4.5,
         ge=0,
         description=(
-            "An hourly median must lie this many hour-to-hour SDs of the reference beyond its "
-            "mean to count as moved."
+            "An hourly median must lie this many hour-to-hour SDs (robust, and wider for an "
+            "hour of fewer frames than the reference's) from its normal level to count as "
+            "moved at once (4.5: one clean hour in ~300,000 per signal; 3 paged thin hours)."
         ),
     )
     drift_slow_min_fraction: float = Field(
@@ -421,6 +422,16 @@ class Settings(BaseSettings):
             "veil explains."
         ),
     )
+    drift_test_alpha: float = Field(
+        default=1e-3,
+        gt=0,
+        lt=0.5,
+        description=(
+            "Significance of the K-S test (Evidently) that confirms `lens_drift` and "
+            "`lighting_drift` once an effect passed its floor (0.05 let the tail of clean "
+            "hours through)."
+        ),
+    )
     cusum_k: float = Field(
         default=1.0,
         ge=0,
@@ -430,7 +441,7 @@ class Settings(BaseSettings):
         ),
     )
     cusum_h: float = Field(
-        default=5.0,
+        default=8.0,
         gt=0,
         description=(
             "Least CUSUM decision limit, in hour-to-hour standard deviations; each reference "
@@ -456,7 +467,7 @@ class Settings(BaseSettings):
         ),
     )
     class_drift_alpha: float = Field(
-        default=1e-5,
+        default=1e-6,
         gt=0,
         lt=1,
         description=(

@@ -265,17 +265,22 @@ def measure_shift(
     hour = window.hour
     median = float(np.median(judged))
     series = _cusum_series(column, window, reference, stick)
-    z_series = [stick.z(value, when) for when, value in series]
+    noise = _MedianNoise(reference, column, stick)
+    z_series = [
+        (stick.transform(value) - stick.expected(when)) / noise.scale(n)
+        for when, value, n in series
+    ]
     up = clipped_cusum(z_series, stick.k)
     down = clipped_cusum([-z for z in z_series], stick.k)
     smoothed_change, smoothed_delta = _smoothed(series, stick, hour, median)
+    scale = noise.scale(judged.size)  # the median judged is the sample's
     return Shift(
         column=column,
         median=median,
         centre=stick.level(hour),
-        sd=stick.spread_at(hour),
+        sd=scale * stick.level(hour) if stick.log else scale,
         spread_source=source,
-        z=stick.z(median, hour),
+        z=(stick.transform(median) - stick.expected(hour)) / scale,
         cusum_up=up[-1] if up else 0.0,
         cusum_down=down[-1] if down else 0.0,
         hours=len(series),
@@ -324,37 +329,97 @@ def _yardstick(
     return stick, source
 
 
+class _MedianNoise:
+    """How far an hourly median of n frames strays from its hour's true level: the
+    yardstick's hour-to-hour spread was measured on medians of the reference's hourly
+    volume, so it holds sampling noise for that n. An hour of fewer frames (a night shift
+    at 60 %, a thin hour) is noisier, and must not read as a shift: its scale is
+    sqrt(between-hours^2 + se(n)^2), with se(n) the standard error of a median of n frames
+    drawn from the reference's frames (from their quantiles at 0.5 +- 0.98 / sqrt(n), which
+    holds for skewed and two-humped statistics alike), and between-hours what the
+    yardstick's spread leaves after the reference's own se. Never below the yardstick's floor."""
+
+    def __init__(self, reference: Reference, column: str, stick: Yardstick) -> None:
+        self.sorted = _sorted_frames(reference, column, stick.log)
+        self.floor = SCALE_FLOOR_FRACTION * (1.0 if stick.log else abs(stick.centre))
+        volume = reference.hourly_volume
+        own = self.se(volume) if volume else 0.0
+        self.between2 = max(stick.scale**2 - own**2, 0.0)
+        self.stick = stick
+
+    def se(self, n: float) -> float:
+        if self.sorted is None or n <= 0:
+            return 0.0
+        half = 0.98 / math.sqrt(n)
+        return (self._quantile(0.5 + half) - self._quantile(0.5 - half)) / 3.92
+
+    def _quantile(self, q: float) -> float:
+        # Linear interpolation between order statistics (numpy's default), in O(1).
+        assert self.sorted is not None
+        at = min(max(q, 0.0), 1.0) * (self.sorted.size - 1)
+        low = int(at)
+        high = min(low + 1, self.sorted.size - 1)
+        return float(self.sorted[low] + (at - low) * (self.sorted[high] - self.sorted[low]))
+
+    def scale(self, n: int) -> float:
+        if self.sorted is None:
+            return self.stick.scale
+        return max(math.sqrt(self.between2 + self.se(n) ** 2), self.floor, 1e-12)
+
+
+_SORTED: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray | None]] = {}
+
+
+def _sorted_frames(reference: Reference, column: str, log: bool) -> np.ndarray | None:
+    """The reference's frames of a column, sorted (log scale when asked), cached per sample
+    array: every hour of every station asks again."""
+    raw = reference.sample.get(column)
+    if raw is None:
+        return None
+    key = (id(raw), log)
+    cached = _SORTED.get(key)
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    frames = values(reference.sample, column)
+    if frames is not None and log:
+        frames = np.log(frames[frames > 0])
+    result = np.sort(frames) if frames is not None and frames.size >= 20 else None
+    if len(_SORTED) > 4096:
+        _SORTED.clear()
+    _SORTED[key] = (raw, result)
+    return result
+
+
 def _cusum_series(
     column: str, window: Window, reference: Reference, stick: Yardstick
-) -> list[tuple[Any, float]]:
-    """(hour, median) of the recent hours the CUSUM adds up, oldest first, this one last."""
+) -> list[tuple[Any, float, int]]:
+    """(hour, median, n) of the recent hours the CUSUM adds up, oldest first, this one
+    last."""
     least = max(CUSUM_MIN_HOUR_N, CUSUM_MIN_VOLUME_SHARE * (reference.hourly_volume or 0.0))
     series = []
     for past in window.history:
         value = past.medians.get(column)
         # Hours too thin to compare with the reference's hours would put noise in the sum.
         if past.n >= least and finite(value) and not (stick.log and value <= 0):
-            series.append((past.hour, float(value)))
+            series.append((past.hour, float(value), int(past.n)))
     series = series[-(MAX_CUSUM_HOURS - 1) :]
     own = values(window.sample, column)
     if window.n >= least and own is not None:
-        series.append((window.hour, float(np.median(own))))
+        series.append((window.hour, float(np.median(own)), int(own.size)))
     return series
 
 
 def _smoothed(
-    series: list[tuple[Any, float]], stick: Yardstick, hour: Any, median: float
+    series: list[tuple[Any, float, int]], stick: Yardstick, hour: Any, median: float
 ) -> tuple[float, float]:
     """The median of the last SMOOTH_HOURS hourly medians against the normal level, as a
     relative change and in units (each hour against its own time of day's level). An
     hour too thin for the CUSUM series is stood in for by the judged median."""
+    pairs = [(when, value) for when, value, _ in series]
     recent = (
-        series[-SMOOTH_HOURS:]
-        if series and series[-1][0] == hour
-        else [
-            *series[-(SMOOTH_HOURS - 1) :],
-            (hour, median),
-        ]
+        pairs[-SMOOTH_HOURS:]
+        if pairs and pairs[-1][0] == hour
+        else [*pairs[-(SMOOTH_HOURS - 1) :], (hour, median)]
     )
     ratios = [value / stick.level(when) for when, value in recent if stick.level(when) != 0]
     deltas = [value - stick.level(when) for when, value in recent]
@@ -363,9 +428,12 @@ def _smoothed(
     return float(np.median(ratios)) - 1.0, float(np.median(deltas))
 
 
-def confirm(reference: Reference, window: Window, columns: list[str]) -> drift.DriftRun | None:
-    """The statistical half of a drift decision: K-S (Evidently) on the samples, called only
-    for columns whose effect size already passed (a normal hour makes no Evidently call).
+def confirm(
+    reference: Reference, window: Window, columns: list[str], alpha: float = drift.DEFAULT_THRESHOLD
+) -> drift.DriftRun | None:
+    """The statistical half of a drift decision: K-S (Evidently) on the samples at p <
+    alpha (`drift_test_alpha`), called only for columns whose effect size already passed
+    (a normal hour makes no Evidently call).
     The run keeps its snapshot: a firing rule's report comes from it, not from a rerun.
     None when no column is present on both sides."""
     usable = [
@@ -377,7 +445,7 @@ def confirm(reference: Reference, window: Window, columns: list[str]) -> drift.D
     if not usable:
         return None
     current = _only(judged_sample(window), usable)
-    return drift.run_drift(_only(reference.sample, usable), current, usable)
+    return drift.run_drift(_only(reference.sample, usable), current, usable, threshold=alpha)
 
 
 def _only(sample: Mapping[str, Any], columns: list[str]) -> dict[str, np.ndarray]:

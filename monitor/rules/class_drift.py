@@ -12,8 +12,8 @@ station's last hours, monitor/windows.py), when
       probability; above, JS divergence ~ chi-square / (8 n) for small moves gives
       sqrt(chi2.isf(alpha, classes - 1) / (8 n)), which the exact one matches at large n
       (at n = 100-200 the chi-square tail is 3-5x too light: a few critical parcels more
-      or less jump the distance). With the defaults the floor is about 0.19 at n = 100,
-      0.13 at 200, 0.1 (the threshold) from ~400: a fixed 0.1 fired on 1.4 % of clean
+      or less jump the distance). With the defaults the floor is about 0.21 at n = 100,
+      0.14 at 200, 0.1 (the threshold) from ~450: a fixed 0.1 fired on 1.4 % of clean
       hours at n = 100, AND
   Evidently's categorical drift test agrees: chi-square (p < 0.05) when the hour has at
   most SMALL_HOUR predictions, Jensen-Shannon (>= class_drift_threshold) above, as Evidently

@@ -5,8 +5,11 @@ Fires when, with at least `critical_rate_min_predictions` predictions in the hou
   a one-sided exact binomial test against the baseline (critical_rate_baseline) gives
   p <= critical_rate_alpha.
 The share alone false-alarms in small hours (14 % of hours at n=5); the test alone fires on
-tiny but significant rises in big ones. Together (alpha 1e-3): n=10 needs >= 4 critical,
-n=30 >= 6, n=50 >= 7, n >= 100 just the 10 % (the table in its test). The baseline is
+tiny but significant rises in big ones. Together (alpha 1e-5): n=50 needs >= 10 critical,
+n=100 >= 13, n >= 200 just the 10 % (the table in its test). alpha is per station-hour:
+1e-3 paged a clean 80-an-hour station about once in 50 days (9 of 83 is p = 9e-4);
+1e-5 keeps it under one in 4,000 station-days while a 20 % damage wave still fires at
+n >= 100 (97 % of its hours). The baseline is
 the setting, not the reference's observed rate (a quiet reference can have 0 %, which no
 test can use); the observed rate is kept in the evidence.
 """

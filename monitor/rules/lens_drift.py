@@ -20,7 +20,7 @@ A focus signal passes its effect check when
           tail, not a fault);
 the veil when the range lost >= lens_veil_haze with the dark level up beyond the control
 limit (or its upward CUSUM >= its limit). The rule fires when a signal passes its effect
-check AND Evidently's K-S test (p < 0.05) on the samples agrees. The centre and the
+check AND Evidently's K-S test (p < drift_test_alpha) on the samples agrees. The centre and the
 hour-to-hour SD are the reference's robust ones (median and MAD of its hourly medians,
 following the daily cycle where the reference shows one). A station too quiet for one hour
 is judged on the pool of its last hours (windows.py), and the summary names them. The
@@ -59,7 +59,9 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
             NAME, window, "warning", "no sharpness or luma columns in the sample or reference"
         )
 
-    run = sh.confirm(reference, window, candidates) if candidates else None
+    run = (
+        sh.confirm(reference, window, candidates, settings.drift_test_alpha) if candidates else None
+    )
     tests = run.tests if run is not None else {}
     fired = [column for column in candidates if column in tests and tests[column].drifted]
     for column, test in tests.items():

@@ -12,7 +12,7 @@ Signals, judged against the station's reference:
           stay a lens matter);
 - `clipped_dark`, `clipped_bright`: the hour's mean clipped fraction rose by
   >= lighting_clipping_increase over the reference's mean.
-A signal fires when its effect check passes AND Evidently's K-S test (p < 0.05) agrees.
+A signal fires when its effect check passes AND Evidently's K-S test (p < drift_test_alpha) agrees.
 The normal level follows the daily cycle where the reference shows one (a daylight swing
 is not a drift), and a quiet station is judged on the pool of its last hours.
 
@@ -62,7 +62,9 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         )
 
     candidates = [column for column, signal in signals.items() if signal["passes"]]
-    run = sh.confirm(reference, window, candidates) if candidates else None
+    run = (
+        sh.confirm(reference, window, candidates, settings.drift_test_alpha) if candidates else None
+    )
     tests = run.tests if run is not None else {}
     fired = [column for column in candidates if column in tests and tests[column].drifted]
     for column, test in tests.items():

@@ -63,7 +63,8 @@ def test_defaults_read_as_a_person_writes_them() -> None:
     assert defaults["BELTWATCH_ALERT_ROUTES"] == "`[]`"
     assert defaults["BELTWATCH_LOG_OVERFLOW"] == "`block`"
     assert defaults["BELTWATCH_SLACK_SEND_RESOLVED"] == "false"
-    assert defaults["BELTWATCH_CRITICAL_RATE_ALPHA"] == "0.001"
+    assert defaults["BELTWATCH_CRITICAL_RATE_ALPHA"] == "1e-05"
+    assert defaults["BELTWATCH_DRIFT_TEST_ALPHA"] == "0.001"
     assert defaults["BELTWATCH_NOTIFY_BACKOFF_MAX_S"] == "1800"
 
 

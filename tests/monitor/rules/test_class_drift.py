@@ -18,10 +18,10 @@ TABLE = [
     ((2550, 360, 90), "ok", None),  # the reference mix itself
     ((1980, 600, 420), "firing", "jensenshannon"),  # JS 0.17
     ((84000, 12500, 3500), "ok", None),  # chi-square p = 7e-26, but JS 0.012: harmless
-    ((130, 40, 30), "firing", "chisquare"),  # JS 0.18 at 200: above the noise floor 0.128
+    ((130, 40, 30), "firing", "chisquare"),  # JS 0.18 at 200: above the noise floor 0.139
     ((150, 30, 20), "ok", None),  # JS 0.11 at 200: noise can reach it (critical_rate's job)
-    ((176, 24, 0), "ok", None),  # 0 critical of 6 expected at 200: JS 0.10 < 0.128
-    ((82, 18, 0), "ok", None),  # 18 % minor, 0 critical at 100: JS 0.12 < 0.180
+    ((176, 24, 0), "ok", None),  # 0 critical of 6 expected at 200: JS 0.10 < 0.139
+    ((82, 18, 0), "ok", None),  # 18 % minor, 0 critical at 100: JS 0.12 < 0.211
     ((78, 16, 6), "ok", None),  # JS 0.07: below the floor
     ((40, 8, 2), "skipped", None),  # 50 predictions: fewer than drift_min_predictions
 ]
@@ -66,7 +66,7 @@ def test_a_normal_hour_makes_no_evidently_call(small_reference, settings, monkey
 
 
 @pytest.mark.parametrize(
-    ("n", "floor"), [(100, 0.180), (200, 0.128), (400, 0.1), (1000, 0.1), (20000, 0.1)]
+    ("n", "floor"), [(100, 0.211), (200, 0.139), (400, 0.105), (1000, 0.1), (20000, 0.1)]
 )
 def test_the_effect_floor_grows_as_the_hour_gets_smaller(small_reference, settings, n, floor):
     window = make_window(n=n)  # the reference mix itself

@@ -24,10 +24,12 @@ def window(n: int, k: int, station_id: str | None = "dock-3"):
     [
         (20, 4, "skipped"),  # 20 % of a quiet hour: below the minimum volume
         (49, 20, "skipped"),
-        (50, 6, "ok"),  # 12 %, but p = 0.005 > 1e-3
-        (50, 7, "firing"),  # 14 %, p = 7e-4
-        (100, 9, "ok"),  # below 10 %
-        (100, 10, "firing"),  # from n = 100 the 10 % alone suffices
+        (50, 9, "ok"),  # 18 %, but p = 1.6e-5 > 1e-5
+        (50, 10, "firing"),  # 20 %, p = 2e-6
+        (100, 12, "ok"),  # 12 %: p = 4.8e-5
+        (100, 13, "firing"),
+        (200, 19, "ok"),  # below 10 %
+        (200, 20, "firing"),  # from n = 200 the 10 % alone suffices
         (500, 71, "firing"),
         (3000, 90, "ok"),  # the 3 % baseline itself
         (3000, 299, "ok"),  # 9.97 %: significant, but below the threshold
@@ -38,20 +40,20 @@ def test_decision_table(settings, n, k, state):
     assert critical_rate.evaluate(window(n, k), None, settings).state == state
 
 
-# With alpha 1e-3, n=10 needs >= 4 critical, n=30 >= 6, n=50 >= 7.
+# With alpha 1e-5, n=5 needs >= 4 critical, n=10 >= 5, n=20 >= 7, n=30 >= 8, n=50 >= 10.
 @pytest.mark.parametrize(
     ("n", "k", "fires"),
     [
-        (5, 2, False),  # 40 %, still p = 0.009
-        (10, 2, False),  # a quiet hour: 2 critical of 10
-        (10, 3, False),
-        (10, 4, True),
-        (20, 4, False),
-        (20, 5, True),
-        (30, 5, False),
-        (30, 6, True),
-        (50, 6, False),
-        (50, 7, True),
+        (5, 3, False),  # 60 %, still p = 2.6e-4
+        (5, 4, True),
+        (10, 4, False),
+        (10, 5, True),
+        (20, 6, False),
+        (20, 7, True),
+        (30, 7, False),
+        (30, 8, True),
+        (50, 9, False),
+        (50, 10, True),
     ],
 )
 def test_small_hours_need_significance_when_the_minimum_allows(n, k, fires):

@@ -105,3 +105,59 @@ def test_thresholds_come_from_settings(belt, reference):
     # 60 levels: the abrupt limit, and half of it for the CUSUM path, are out of reach.
     tolerant = make_settings(lighting_brightness_shift=60.0)
     assert not lighting_drift.evaluate(hour, reference, tolerant).firing
+
+
+def test_a_daylight_swing_is_the_normal_level_not_a_drift(settings):
+    # A bright station near a window (level 200): brightness swings +-5 % (+-10 levels) a
+    # day. The reference learns the cycle, so the afternoons of the next week are not
+    # "up", while the slow path once summed them (one false alarm in the evaluation).
+    import math
+    from datetime import timedelta
+
+    from rules_support import HOUR0, build_reference
+
+    belt = Belt(seed=5)
+
+    def day_hours(start: int, count: int) -> list:
+        return [
+            belt.hour(
+                500, brightness=90 + 200 * 0.05 * math.sin(2 * math.pi * ((start + i) % 24) / 24)
+            )
+            for i in range(count)
+        ]
+
+    reference = build_reference(day_hours(0, 72), settings=settings)
+    assert reference.yardsticks["brightness"].cycle is not None
+    hours = day_hours(0, 24 * 7)
+    results = run_hours(hours, reference, lighting_drift.evaluate, settings)
+    assert not any(r.firing for r in results)
+    # A light dimming by 25 levels at the swing's peak (06:00 here) is seen: 25 below what
+    # that hour should be, though only ~15 below the day's average.
+    failing = day_hours(6, 1)[0]
+    failing["brightness"] = failing["brightness"] - 25
+    when = HOUR0 + timedelta(hours=6)
+    fired = lighting_drift.evaluate(make_window(failing, hour=when), reference, settings)
+    assert fired.firing and fired.evidence["headline"].startswith("brightness down")
+
+
+def test_thin_hours_are_judged_with_their_own_noise(settings):
+    # The yardstick's spread is that of medians of the reference's ~400 frames an hour; a
+    # night-shift hour of 40 frames has a median about three times as noisy, and a month
+    # of them must not read as a lighting change, nor as a lens one.
+    from monitor.rules import _shared as sh
+    from monitor.rules import lens_drift
+
+    belt = Belt(seed=9)
+    reference = belt.reference(hours=72, n=400)
+    thin = [belt.hour(40) for _ in range(720)]
+    # A thin window is judged alone here (no pool), the harshest case.
+    thin_settings = make_settings(drift_min_predictions=10)
+    for rule in (lighting_drift, lens_drift):
+        results = run_hours(thin, reference, rule.evaluate, thin_settings)
+        assert not any(r.firing for r in results), rule.NAME
+    busy, quiet = (
+        sh.measure_shift("brightness", make_window(belt.hour(n)), reference, settings)
+        for n in (400, 40)
+    )
+    assert busy is not None and quiet is not None
+    assert quiet.sd > 2 * busy.sd  # ~ sqrt(10) x the sampling part
