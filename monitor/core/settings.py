@@ -359,13 +359,13 @@ class Settings(BaseSettings):
         ),
     )
     critical_drop_alpha: float = Field(
-        default=1e-4,
+        default=1e-6,
         gt=0,
         lt=0.5,
         description="... and a one-sided exact binomial test of the drop gives p at most this.",
     )
     critical_drop_hours: int = Field(
-        default=6,
+        default=8,
         ge=1,
         le=48,
         description="Hours `critical_drop` sums (this one and the ones before it).",
@@ -418,7 +418,7 @@ class Settings(BaseSettings):
         lt=1,
         description=(
             "Fraction of the luma range a haze veil must take (with the dark level lifted) "
-            "for `lens_drift`; half of it makes `lighting_drift` discount the brightness the "
+            "for `lens_drift`; a quarter of it makes `lighting_drift` discount the brightness the "
             "veil explains."
         ),
     )

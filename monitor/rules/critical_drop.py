@@ -8,7 +8,8 @@ a drop is a shortfall of rare events and needs volume to show) and fires when
   share <= (1 - critical_drop_fraction) x baseline (the effect floor: half the baseline by
   default), AND
   a one-sided exact binomial test (fewer critical than the baseline predicts) gives
-  p <= critical_drop_alpha.
+  p <= critical_drop_alpha (1e-6 per station-hour: the windows overlap, and 1e-4 paged
+  twice in 1,092 clean station-days of bench/detection.py).
 The baseline is the station's reference critical rate when the reference saw at least
 MIN_REFERENCE_CRITICAL critical predictions (a rate known well enough to fall from), else
 the `critical_rate_baseline` setting. Hours that could never show a drop (even 0 critical

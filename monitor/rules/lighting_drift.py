@@ -19,7 +19,7 @@ is not a drift), and a quiet station is judged on the pool of its last hours.
 A dirty lens must not read as lighting: a haze veil pulls the luma range towards a grey
 and so moves mean brightness (by a x (veil level - brightness); +5 levels for a 0.3 veil
 towards mid-grey on photographs, +26 towards a light grey). When the dark and bright levels
-show a veil (drift.VeilFit: range lost >= lens_veil_haze / 2 with the dark level lifted
+show a veil (drift.VeilFit: range lost >= lens_veil_haze / 4 with the dark level lifted
 beyond its control limit), the brightness move is judged after removing what that veil
 predicts; the veil itself is lens_drift's. Blur leaves mean brightness alone and lowers
 clipping. Severity: "warning".
@@ -117,7 +117,7 @@ def _thresholds(settings: Settings) -> dict[str, float]:
         "slow_min_shift": settings.drift_slow_min_fraction * settings.lighting_brightness_shift,
         "cusum_k": settings.cusum_k,
         "cusum_h": settings.cusum_h,
-        "veil_haze_attribution": settings.lens_veil_haze / 2,
+        "veil_haze_attribution": settings.lens_veil_haze / 4,
     }
 
 
@@ -134,7 +134,7 @@ def _brightness_signal(
     if dark is not None and bright is not None:
         fit = drift.veil_fit(dark.centre, bright.centre, dark.median, bright.median)
         lifted = dark.z >= settings.drift_control_sigmas or dark.cusum_up >= dark.h_up
-        attributed = fit.haze >= settings.lens_veil_haze / 2 and fit.dark_lift > 0 and lifted
+        attributed = fit.haze >= settings.lens_veil_haze / 4 and fit.dark_lift > 0 and lifted
         veil = {"attributed": bool(attributed), "haze": fit.haze, "dark_lift": fit.dark_lift}
         if attributed:
             predicted = fit.apply(shift.centre, dark.centre, dark.median)

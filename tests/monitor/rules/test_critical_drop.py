@@ -1,6 +1,7 @@
 """critical_drop: the station's critical share over its last hours fell to at most half its
-baseline AND an exact one-sided binomial test says so (p <= 1e-4), the other side of the
-seed's "> 10 % critical" rule: a camera fault that hides damage."""
+baseline AND an exact one-sided binomial test says so, the other side of the
+seed's "> 10 % critical" rule: a camera fault that hides damage. (Defaults: 8 hours,
+p <= 1e-6.)"""
 
 from __future__ import annotations
 
@@ -38,10 +39,11 @@ def _window(n: int, critical: int, history: list[HourSummary]):
 TABLE = [
     ((300, 9, 5), "ok"),  # the baseline itself
     ((300, 0, 5), "firing"),  # nothing critical for six hours: 0 of 1800, 54 expected
-    ((300, 3, 5), "firing"),  # 1 %: 18 of 1800, p ~ 1e-8
+    ((300, 3, 5), "firing"),  # 1 %: 18 of 1800, p = 8.6e-9
     ((300, 6, 5), "ok"),  # 2 %: 36 of 1800, above the floor of half the baseline (1.5 %)
-    ((300, 0, 0), "skipped"),  # one hour: even 0 of 300 is p = 1.08e-4, not <= 1e-4
-    ((1000, 10, 0), "firing"),  # a busy station: 1 % of 1000 in one hour, p = 1.8e-5
+    ((300, 0, 0), "skipped"),  # one hour: even 0 of 300 is p = 1.1e-4, not <= 1e-6
+    ((1000, 10, 0), "ok"),  # 1 % of 1000 in one hour: p = 1.8e-5, not yet
+    ((1000, 5, 0), "firing"),  # 0.5 % of 1000: p = 1.6e-8
     ((30, 0, 5), "skipped"),  # 180 over six hours: still too few
 ]
 
