@@ -30,7 +30,7 @@ from monitor.rules import (
     lighting_drift,
     no_data,
 )
-from monitor.rules.base import Reference, RuleResult, Window
+from monitor.rules.base import Reference, RuleResult, Window, fingerprint
 
 Rule = Callable[[Window, Reference | None, Settings], RuleResult]
 
@@ -50,8 +50,6 @@ SITE_RULES = (critical_rate.NAME, class_drift.NAME, no_data.NAME, latency.NAME)
 CAUSES = {lens_drift.NAME: "camera", lighting_drift.NAME: "lighting"}
 # The class alerts a camera or lighting fault can explain.
 EXPLAINED = (critical_rate.NAME, critical_drop.NAME, class_drift.NAME)
-# Rules that hold back a class_drift of the same station-hour (one incident, one page).
-INHIBITS = (critical_rate.NAME, critical_drop.NAME)
 
 __all__ = ["RULES", "SITE_RULES", "Rule", "diagnose", "evaluate_all"]
 
@@ -98,38 +96,60 @@ def diagnose(results: Iterable[RuleResult]) -> list[RuleResult]:
     - every firing class alert (EXPLAINED: critical_rate, critical_drop, class_drift) that
       coincides with lens or lighting drift firing there says so ("likely a camera fault:
       sharpness down 55 %"), with evidence["likely_cause"] naming the rule and its numbers;
-    - inhibition, in Alertmanager's sense: a firing class_drift on a station where
-      critical_rate or critical_drop fires is the same incident seen twice, so it carries
+    - inhibition, in Alertmanager's sense (INHIBITIONS): a firing class_drift on a station
+      where critical_rate or critical_drop fires, or a lighting_drift that only a slow
+      brightness drift fired on a station whose lens_drift fires (a smudge's haze brightens
+      the frame a little), is the same incident seen twice. It carries
       evidence["inhibited_by"] (its episode is kept, its notification held back, as by a
       silence) and the inhibiting alert lists it in evidence["linked"] and its summary
-      (the same for the site's own alerts)."""
+      (the site's own alerts likewise)."""
     results = list(results)
     causes: dict[str | None, list[RuleResult]] = {}
-    inhibitors: dict[str | None, list[RuleResult]] = {}
+    firing: dict[str | None, list[RuleResult]] = {}
     for result in results:
         if not result.firing:
             continue
+        firing.setdefault(result.station_id, []).append(result)
         if result.rule in CAUSES and result.station_id is not None:
             causes.setdefault(result.station_id, []).append(result)
-        if result.rule in INHIBITS:  # the site's critical spike holds back the site's mix
-            inhibitors.setdefault(result.station_id, []).append(result)
-    held = {
-        result.station_id: result
-        for result in results
-        if result.firing and result.rule == class_drift.NAME and inhibitors.get(result.station_id)
-    }
+    held: dict[tuple[str | None, str], list[RuleResult]] = {}
+    for station, fired in firing.items():
+        for result in fired:
+            for rule, by, _, applies in INHIBITIONS:
+                inhibitors = [other for other in fired if other.rule in by]
+                if result.rule == rule and inhibitors and applies(result):
+                    held[(station, rule)] = inhibitors
     diagnosed = []
     for result in results:
         found = causes.get(result.station_id, [])
         if result.rule in EXPLAINED and result.firing and found:
             result = _with_cause(result, found)
-        if result.station_id in held and result.firing:
-            if result.rule == class_drift.NAME:
-                result = _inhibited(result, inhibitors[result.station_id])
-            elif result.rule in INHIBITS:
-                result = _linked(result, held[result.station_id])
+        if (result.station_id, result.rule) in held:
+            result = _inhibited(result, held[(result.station_id, result.rule)])
+        elif result.firing:
+            for rule, by, why, _ in INHIBITIONS:
+                if result.rule in by and (result.station_id, rule) in held:
+                    result = _linked(result, fingerprint(rule, result.station_id), why)
         diagnosed.append(result)
     return diagnosed
+
+
+def _always(result: RuleResult) -> bool:
+    return True
+
+
+def _slow_brightness_only(result: RuleResult) -> bool:
+    """lighting_drift fired on the slow brightness path alone (no abrupt move, no clipping)."""
+    fired = result.evidence.get("fired_by") or []
+    signal = (result.evidence.get("signals") or {}).get("brightness") or {}
+    return list(fired) == ["brightness"] and not signal.get("abrupt", False)
+
+
+# (held-back rule, the rules that hold it back, how the holder's page names it, when)
+INHIBITIONS: tuple[tuple[str, tuple[str, ...], str, Callable[[RuleResult], bool]], ...] = (
+    (class_drift.NAME, (critical_rate.NAME, critical_drop.NAME), "class mix moved", _always),
+    (lighting_drift.NAME, (lens_drift.NAME,), "brightness drifted with it", _slow_brightness_only),
+)
 
 
 def _inhibited(result: RuleResult, by: list[RuleResult]) -> RuleResult:
@@ -141,11 +161,11 @@ def _inhibited(result: RuleResult, by: list[RuleResult]) -> RuleResult:
     )
 
 
-def _linked(result: RuleResult, other: RuleResult) -> RuleResult:
-    linked = [*result.evidence.get("linked", []), other.fingerprint]
+def _linked(result: RuleResult, other: str, why: str) -> RuleResult:
+    linked = [*result.evidence.get("linked", []), other]
     return dataclasses.replace(
         result,
-        summary=f"{result.summary}; linked: {other.fingerprint} (class mix moved, held back)",
+        summary=f"{result.summary}; linked: {other} ({why}, held back)",
         evidence={**result.evidence, "linked": linked},
     )
 

@@ -10,8 +10,9 @@ Three signals, each judged on its own hourly median against the station's refere
   shrink by lens_veil_haze keeps it out.
 A focus signal passes its effect check when
   abrupt: the median fell by >= lens_sharpness_drop (fraction) AND lies >= drift_control_sigmas
-          hour-to-hour SDs below the reference's mean of hourly medians (on the log scale:
-          ln(median / mean) / (sd / mean), as a blur multiplies sharpness), or
+          hour-to-hour SDs below the reference's normal level (on the log scale, as a blur
+          multiplies sharpness), or fell by the slow floor (below) AND lies >= STRONG_FACTOR x
+          drift_control_sigmas below it (9 SDs: a mild smudge, seen at once), or
   slow:   the downward CUSUM of hourly medians reached the station's calibrated limit h
           (monitor/calibration.py: k = cusum_k, h set from the reference hours to the
           alarm budget) AND both the hour's median and the median of the last
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 NAME = "lens_drift"
 CRITICAL_FACTOR = 1.5
+STRONG_FACTOR = 2.0
 FOCUS_COLUMNS = {"sharpness": "sharpness", "sharpness_tile_min": "worst-tile sharpness"}
 VEIL_COLUMN = "luma_p01"
 
@@ -149,7 +151,13 @@ def _focus_signal(shift: sh.Shift, settings: Settings) -> dict[str, Any]:
     limit = settings.lens_sharpness_drop
     floor = settings.drift_slow_min_fraction * limit
     smoothed_drop = 0.0 if math.isnan(shift.smoothed_change) else -shift.smoothed_change
-    abrupt = drop >= limit and -shift.z >= settings.drift_control_sigmas
+    sigmas = settings.drift_control_sigmas
+    # Abrupt: the full drop beyond the control limit, or the slow floor's drop far beyond
+    # it (twice as many SDs): a smudge that costs the worst tile ~35 % on a steady camera
+    # should not wait hours for the CUSUM.
+    abrupt = (drop >= limit and -shift.z >= sigmas) or (
+        drop >= floor and -shift.z >= STRONG_FACTOR * sigmas
+    )
     slow = shift.cusum_down >= shift.h_down and drop >= floor and smoothed_drop >= floor
     return {
         **shift.as_evidence(),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rules_support import make_settings, make_window, run_hours
+from rules_support import Belt, make_settings, make_window, run_hours
 
 from monitor import drift
 from monitor.rules import lens_drift
@@ -150,3 +150,24 @@ def test_thresholds_come_from_settings(belt, reference):
     hour = make_window(belt.hour(sharpness=0.75))  # 25 % down
     assert not lens_drift.evaluate(hour, reference, make_settings()).firing
     assert lens_drift.evaluate(hour, reference, make_settings(lens_sharpness_drop=0.2)).firing
+
+
+def test_a_mild_smudge_on_a_steady_camera_fires_at_once(settings):
+    # The worst tile down 30 %: under the 40 % abrupt drop, but on a camera whose hours
+    # barely vary that is ~15 hour-SDs, far past twice the control limit: no need to wait
+    # hours for the CUSUM. On an ordinary camera (test above's belt) 30 % stays a slow matter.
+    steady = Belt(seed=4)
+    steady.HOUR_LOG_SHARPNESS_SD = 0.01
+    reference = steady.reference(hours=48)
+    stats = steady.hour()
+    stats["sharpness_tile_min"] = stats["sharpness_tile_min"] * 0.7
+    result = lens_drift.evaluate(make_window(stats), reference, settings)
+    signal = result.evidence["signals"]["sharpness_tile_min"]
+    assert result.firing and signal["abrupt"]
+    assert 0.25 < signal["drop"] < settings.lens_sharpness_drop
+    assert -signal["z"] >= 2 * settings.drift_control_sigmas
+    ordinary = Belt(seed=1)
+    stats = ordinary.hour()
+    stats["sharpness_tile_min"] = stats["sharpness_tile_min"] * 0.7
+    calm = lens_drift.evaluate(make_window(stats), ordinary.reference(hours=48), settings)
+    assert not calm.evidence["signals"]["sharpness_tile_min"]["abrupt"]

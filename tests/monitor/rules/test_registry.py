@@ -180,3 +180,24 @@ def test_a_camera_alert_says_how_the_class_mix_moved(belt, small_reference, sett
         "(ref 3.0 %) — fewer critical: damaged parcels may go undiverted" in lens.summary
     )
     assert lens.evidence["class_mix"]["critical"] == {"share": 0.01, "reference": 0.03}
+
+
+def test_a_slow_brightness_drift_beside_a_dirty_lens_is_the_lens():
+    lens = result("lens_drift", "dock-3", headline="worst-tile sharpness down 40 %")
+    slow = result(
+        "lighting_drift",
+        "dock-3",
+        fired_by=["brightness"],
+        signals={"brightness": {"abrupt": False, "slow": True}},
+    )
+    linked, held = diagnose([lens, slow])
+    assert held.evidence["inhibited_by"] == ["lens_drift:dock-3"]
+    assert linked.evidence["linked"] == ["lighting_drift:dock-3"]
+    # A light that failed at once is news of its own, lens or not.
+    abrupt = result(
+        "lighting_drift",
+        "dock-3",
+        fired_by=["brightness"],
+        signals={"brightness": {"abrupt": True, "slow": False}},
+    )
+    assert diagnose([lens, abrupt]) == [lens, abrupt]
