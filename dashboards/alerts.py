@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.context import EMPTY, local, now, read, write
-from dashboards.health import likely_cause
+from dashboards.health import likely_cause, links
 from monitor.core.queries import alerts, notifications, silences
 from monitor.core.settings import Settings
 from monitor.core.vocabulary import SEVERITIES
@@ -119,6 +119,8 @@ def _details(settings: Settings, history: list[dict[str, Any]]) -> None:
             cause = likely_cause(alert["evidence"])
             if cause:
                 st.markdown(f"**Likely cause:** {cause}")
+            for line in links(alert["evidence"]):
+                st.markdown(line)
             st.json(alert["evidence"] or {}, expanded=False)
             own = [d for d in deliveries if d["alert_id"] == alert["id"]]
             if not own:

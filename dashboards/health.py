@@ -133,6 +133,22 @@ def stations_seen(*sources: Iterable[str | None]) -> list[str]:
     return sorted({station for source in sources for station in source if station is not None})
 
 
+def links(evidence: Mapping[str, Any] | None) -> list[str]:
+    """What `rules.diagnose` and the alert manager tied to an alert, in words: the alert it
+    was held back for (one incident, one page), the alerts held back for it, and its worst
+    hour when that was not its latest ("worst hour 2026-12-04T14:00+00:00: ...")."""
+    evidence = evidence or {}
+    lines = []
+    if evidence.get("inhibited_by"):
+        lines.append(f"Held back: same incident as {', '.join(evidence['inhibited_by'])}")
+    if evidence.get("linked"):
+        lines.append(f"Linked (held back for this one): {', '.join(evidence['linked'])}")
+    worst = evidence.get("worst_hour") or {}
+    if worst.get("summary") and worst.get("magnitude") != evidence.get("magnitude"):
+        lines.append(f"Worst hour {worst.get('hour')}: {worst['summary']}")
+    return lines
+
+
 def likely_cause(evidence: Mapping[str, Any] | None) -> str | None:
     """The root-cause hint of a critical spike (`rules.diagnose`'s evidence["likely_cause"])
     in words: "camera fault (lens_drift): sharpness down 55 %"; None when none was found."""

@@ -114,3 +114,13 @@ def test_a_silence_without_a_name_is_refused_and_nothing_is_written(seeded, monk
             text("SELECT count(*) FROM silences WHERE comment = 'no name given'")
         ).scalar_one()
     assert found == 0
+
+
+def test_linked_alerts_show_as_one_incident(seeded, monkeypatch) -> None:
+    # S1's dirty lens drove its critical share up: the class-mix alert of the same hours is
+    # the same incident, held back, and both pages say so.
+    url, _ = seeded
+    app = alerts_page(monkeypatch, url)
+    texts = [m.value for m in app.markdown]
+    assert "Held back: same incident as critical_rate:S1" in texts
+    assert any(t.startswith("Linked (held back for this one): class_drift:S1") for t in texts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboards.health import Figure, likely_cause, station_tile, tile_order
+from dashboards.health import Figure, likely_cause, links, station_tile, tile_order
 
 BANDS = {  # with sigmas=3: sharpness 0.29 to 0.41, brightness 112 to 124
     "baseline_critical_rate": 0.025,
@@ -115,3 +115,21 @@ def test_the_likely_cause_reads_as_words() -> None:
         "camera fault (lens_drift): sharpness down 55 %; also lighting_drift: brightness -30"
     )
     assert likely_cause({}) is None and likely_cause(None) is None
+
+
+def test_links_say_what_an_alert_was_tied_to() -> None:
+    worst = {"hour": "2026-12-04T14:00:00+00:00", "magnitude": 0.5, "summary": "S1: 50 %"}
+    assert links(None) == []
+    assert links({"magnitude": 0.5, "worst_hour": worst}) == []  # the worst is the latest
+    assert links(
+        {
+            "inhibited_by": ["critical_rate:S1"],
+            "linked": ["lighting_drift:S1"],
+            "magnitude": 0.2,
+            "worst_hour": worst,
+        }
+    ) == [
+        "Held back: same incident as critical_rate:S1",
+        "Linked (held back for this one): lighting_drift:S1",
+        "Worst hour 2026-12-04T14:00:00+00:00: S1: 50 %",
+    ]
