@@ -9,6 +9,7 @@ from a template that the migrations brought to head once per session.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -127,10 +128,19 @@ def database_cut_off(admin: URL, database: str) -> Iterator[None]:
     name = sql.Identifier(database)
     with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(name))
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (database,),
-        )
+        # A connection that was starting up while the flag flipped got past the check but
+        # may not have been listed yet: terminate until none is left (a test once saw its
+        # writer keep a connection through the cut and write every row).
+        deadline = time.monotonic() + 5
+        while True:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchone()
+            if not killed or not killed[0] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     try:
         yield
     finally:
