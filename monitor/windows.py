@@ -14,9 +14,8 @@ A station too quiet for the drift rules in one hour (fewer than `min_predictions
 left blind: its window carries a Pool of consecutive clock hours ending with this one, going
 back no more than `max_pool_hours`, as soon as they hold `min_predictions` between them
 (a station at 30 an hour is judged on ~4 hours, so a fault shows within that many). The
-rules judge the pool's sample and class counts and name its hours in the summary. Hours
-before the pool's first reach no further back than that: a pool never spans more than
-`max_pool_hours` clock hours, silent hours included.
+rules judge the pool's sample and class counts and name its hours in the summary. A pool
+never spans more than `max_pool_hours` clock hours, silent hours included.
 """
 
 from __future__ import annotations
