@@ -125,15 +125,12 @@ class Yardstick:
             return float(value)
         return math.log(max(float(value), 1e-12))
 
-    def z(self, value: float, hour: datetime | None) -> float:
-        """Robust SDs between `value` and the normal level at `hour`."""
+    def z(self, value: float, hour: datetime | None, scale: float | None = None) -> float:
+        """SDs between `value` and the normal level at `hour`: robust SDs of the reference
+        hours, or `scale` (the rules widen it for an hour of fewer frames)."""
         if not math.isfinite(value):
             return math.nan
-        return (self.transform(value) - self.expected(hour)) / self.scale
-
-    def spread_at(self, hour: datetime | None) -> float:
-        """One robust SD in the statistic's own units at `hour` (delta method on log)."""
-        return self.scale * self.level(hour) if self.log else self.scale
+        return (self.transform(value) - self.expected(hour)) / (scale or self.scale)
 
     def limit(self, direction: Direction, default: float) -> float:
         return float(self.h.get(direction, default))

@@ -266,10 +266,7 @@ def measure_shift(
     median = float(np.median(judged))
     series = _cusum_series(column, window, reference, stick)
     noise = _MedianNoise(reference, column, stick)
-    z_series = [
-        (stick.transform(value) - stick.expected(when)) / noise.scale(n)
-        for when, value, n in series
-    ]
+    z_series = [stick.z(value, when, noise.scale(n)) for when, value, n in series]
     up = clipped_cusum(z_series, stick.k)
     down = clipped_cusum([-z for z in z_series], stick.k)
     smoothed_change, smoothed_delta = _smoothed(series, stick, hour, median)
@@ -280,7 +277,7 @@ def measure_shift(
         centre=stick.level(hour),
         sd=scale * stick.level(hour) if stick.log else scale,
         spread_source=source,
-        z=(stick.transform(median) - stick.expected(hour)) / scale,
+        z=stick.z(median, hour, scale),
         cusum_up=up[-1] if up else 0.0,
         cusum_down=down[-1] if down else 0.0,
         hours=len(series),

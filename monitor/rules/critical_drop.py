@@ -26,12 +26,12 @@ from scipy.stats import binom, binomtest
 
 from monitor.rules._shared import fmt_p, label, pct, provisional, skipped
 from monitor.rules.base import Reference, RuleResult, Window
+from monitor.rules.critical_rate import CRITICAL_CLASS
 
 if TYPE_CHECKING:
     from monitor.core.settings import Settings
 
 NAME = "critical_drop"
-CRITICAL_CLASS = "critical"
 MIN_REFERENCE_CRITICAL = 30
 
 
