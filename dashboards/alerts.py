@@ -3,15 +3,17 @@ delivery state of its notifications per channel; silences added and ended (with 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
-from dashboards.context import EMPTY, local, now, read, write
+from dashboards.context import EMPTY, local, name_input, now, read, write
+from dashboards.frames import show_frames
 from dashboards.health import likely_cause, links
+from dashboards.reports import show_report
 from monitor.core.queries import alerts, notifications, silences
 from monitor.core.settings import Settings
 from monitor.core.vocabulary import SEVERITIES
@@ -121,7 +123,10 @@ def _details(settings: Settings, history: list[dict[str, Any]]) -> None:
                 st.markdown(f"**Likely cause:** {cause}")
             for line in links(alert["evidence"]):
                 st.markdown(line)
+            if alert["station_id"] is not None:
+                _frames(settings, alert)
             st.json(alert["evidence"] or {}, expanded=False)
+            show_report(settings, alert["evidence"], key=f"report-{alert['id']}")
             own = [d for d in deliveries if d["alert_id"] == alert["id"]]
             if not own:
                 st.caption("No notifications (silenced, or no channel configured).")
@@ -140,10 +145,28 @@ def _details(settings: Settings, history: list[dict[str, Any]]) -> None:
             )
 
 
+def frames_hour(alert: dict[str, Any]) -> tuple[datetime, str]:
+    """The UTC hour whose frames an alert links to, and which hour that is: its evidence's
+    worst hour when recorded, else the hour it started in."""
+    worst = (alert["evidence"] or {}).get("worst_hour") or {}
+    if worst.get("hour"):
+        return datetime.fromisoformat(worst["hour"]), "worst hour"
+    started = alert["started_at"].astimezone(UTC)
+    return started.replace(minute=0, second=0, microsecond=0), "first hour"
+
+
+def _frames(settings: Settings, alert: dict[str, Any]) -> None:
+    hour, which = frames_hour(alert)
+    # Off until asked: up to DETAILS_SHOWN expanders would each load a dozen images.
+    label = f"Show the frames of its {which}, {local(settings, hour)}"
+    if st.toggle(label, key=f"frames-{alert['id']}"):
+        show_frames(settings, alert["station_id"], hour, hour + timedelta(hours=1))
+
+
 def _silences(settings: Settings) -> None:
     st.subheader("Silences")
     st.caption("A silence holds notifications back; alerts are still evaluated and listed.")
-    who = st.text_input("Your name (recorded with every silence you add or end)", key="who")
+    who = name_input(settings, "Your name (recorded with every silence you add or end)", key="who")
     current = read(settings, silences.silences_not_over, now())
     for silence in current:
         columns = st.columns([5, 1])

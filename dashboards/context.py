@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ import sqlalchemy.exc
 import streamlit as st
 from sqlalchemy import Engine, Row, RowMapping, make_url
 
+from dashboards.access import signed_in_name
 from monitor.core.db.engine import database_url, make_engine, redacted
 from monitor.core.exceptions import ConfigError, DatabaseError
 from monitor.core.settings import Settings, load_settings
@@ -121,6 +122,20 @@ def local(settings: Settings, moment: datetime | None) -> str:
 
 
 def unreachable_line(settings: Settings | None, error: Exception) -> str:
+def day_range(settings: Settings, label: str, *, key: str, days: int) -> tuple[datetime, datetime]:
+    """Whole days of the site picked with a date input (default: the last `days`, today
+    included) as [since, until): midnight to midnight in the site's zone."""
+    zone = ZoneInfo(settings.site_timezone)
+    today = now().astimezone(zone).date()
+    chosen = st.date_input(label, (today - timedelta(days=days - 1), today), key=key)
+    # While a person picks a range the input holds its first day alone.
+    first, last = (chosen[0], chosen[-1]) if isinstance(chosen, tuple) and chosen else (today,) * 2
+    return (
+        datetime.combine(first, time(), tzinfo=zone),
+        datetime.combine(last + timedelta(days=1), time(), tzinfo=zone),
+    )
+
+
     """One line for a database that cannot be reached: where (password hidden), the
     driver's first line, what to check."""
     where = ""
@@ -136,16 +151,38 @@ def unreachable_line(settings: Settings | None, error: Exception) -> str:
     return f"{UNREACHABLE}{where}{reason} ({_CHECK})."
 
 
-def run_page(render: Callable[[Settings], None]) -> None:
-    """Run a page with the settings; a bad setting or an unreachable database shows one
-    line instead of a stack trace."""
+def settings_or_message() -> Settings | None:
+    """The settings, or None after showing which setting is invalid (one line)."""
     try:
-        settings = load_settings()
+        return load_settings()
     except ConfigError as error:
         problems = "; ".join(f"{setting}: {message}" for setting, message in error.problems)
         st.error(f"Invalid configuration: {problems}")
-        return
-    guard(settings, render)
+        return None
+
+
+def run_page(render: Callable[[Settings], None]) -> None:
+    """Run a page with the settings; a bad setting or an unreachable database shows one
+    line instead of a stack trace."""
+    settings = settings_or_message()
+    if settings is not None:
+        guard(settings, render)
+
+
+def who(settings: Settings) -> str | None:
+    """The signed-in person's name, recorded on what they change; None when the dashboard
+    has no sign-in (`dashboard_auth = "none"`): the form then asks for a name."""
+    return signed_in_name(settings)
+
+
+def name_input(settings: Settings, label: str, *, key: str) -> str:
+    """The name recorded on a change: the signed-in person's, or (without sign-in) what
+    they type into a text field with `label`; '' while none is given."""
+    signed_in = who(settings)
+    if signed_in is not None:
+        st.caption(f"Recorded as {signed_in} (signed in).")
+        return signed_in
+    return st.text_input(label, key=key).strip()
 
 
 def guard(settings: Settings, render: Callable[[Settings], None]) -> None:

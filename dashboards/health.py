@@ -58,9 +58,11 @@ class Tile:
     reasons: tuple[str, ...] = field(default=())  # why `watch`
 
 
-def _band(
+def reference_band(
     bands: Mapping[str, Any] | None, statistic: str, sigmas: float
 ) -> tuple[float | None, float | None]:
+    """(low, high) of a statistic's hourly median at a station: its reference's hourly
+    medians' mean -+ `sigmas` SDs; (None, None) without a reference or its spread."""
     spread = ((bands or {}).get("hourly_spread") or {}).get(statistic) or {}
     mean, sd = spread.get("mean"), spread.get("sd")
     if mean is None or sd is None:
@@ -86,8 +88,12 @@ def station_tile(
     n = int(row["n_total"]) if row else 0
     share = int(row["n_critical"]) / n if row and n else None
     critical = Figure(share, high=threshold)
-    sharpness = Figure(row["sharpness_p50"] if row else None, *_band(bands, "sharpness", sigmas))
-    brightness = Figure(row["brightness_p50"] if row else None, *_band(bands, "brightness", sigmas))
+    sharpness = Figure(
+        row["sharpness_p50"] if row else None, *reference_band(bands, "sharpness", sigmas)
+    )
+    brightness = Figure(
+        row["brightness_p50"] if row else None, *reference_band(bands, "brightness", sigmas)
+    )
     latency = Figure(row["latency_p95"] if row else None, high=latency_budget_ms)
     reasons = tuple(
         name

@@ -3,7 +3,8 @@
 - critical -> `Diverter`: an HTTP POST to the conveyor's PLC gateway, sent from a small
   thread pool with a short timeout; a failure is logged and counted, never raised.
 - minor and critical -> `ImageStore`: the image is kept, content-addressed, so a person can
-  label it later; the prediction row records where (`image_ref`).
+  label it later; the prediction row records where (`image_ref`). The evidence frames
+  (evidence.py) go to the same store, under the same retention.
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ def _worker_parts(settings: Settings, *, with_model: bool) -> Iterator[Worker]:
         max_pixels=settings.worker_max_pixels,
         max_decodes=settings.worker_max_decodes,
         max_station_labels=settings.metrics_max_stations,
+        evidence_per_hour=settings.evidence_frames_per_hour,
     )
     stop_pruning = threading.Event()
     threading.Thread(

@@ -5,6 +5,9 @@
 A bad frame never stops the others. The worker names its model and its prediction log only
 by their protocols (ports.py); probabilities travel as a mapping by class name.
 
+Minor and critical frames are kept in the image store for review; so is a small sample of
+every station's hour (evidence.py), whatever its class, so that an alert shows its frames.
+
 A critical parcel is diverted before its prediction is logged, and whether or not the log
 takes it: the divert is the belt's safety action, the log its record. Frames are decoded
 on a pool of `max_decodes` threads, whoever sends them: a decoded frame costs far more
@@ -30,6 +33,7 @@ import numpy as np
 
 from inference import metrics
 from inference.actions import Diverter, ImageStore
+from inference.evidence import EvidenceChoice
 from inference.exceptions import BadFrame
 from inference.frames import DEFAULT_MAX_PIXELS
 from inference.imagestats import ImageStats
@@ -100,6 +104,7 @@ class Worker:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_decodes: int = 0,
         max_station_labels: int = 200,
+        evidence_per_hour: int = 0,
     ) -> None:
         self.model = model
         self.sink = sink
@@ -109,6 +114,7 @@ class Worker:
         self.max_decodes = max_decodes or os.cpu_count() or 1
         self._decoder = ThreadPoolExecutor(self.max_decodes, thread_name_prefix="decode")
         self.stations = metrics.StationLabels(max_station_labels)
+        self.evidence = EvidenceChoice(evidence_per_hour, max_stations=max_station_labels)
         self._throttle = Throttle(log)
         self._diverted: OrderedDict[uuid.UUID, None] = OrderedDict()
         self._diverted_lock = threading.Lock()
@@ -177,8 +183,14 @@ class Worker:
         predicted = prediction.predicted_class
         action = ACTION_FOR_CLASS.get(predicted, "none")
         image_ref = None
-        if action != "none" and self.images is not None:
-            image_ref = self.images.put(frame.data)
+        if self.images is not None:
+            # Every frame goes through the choice, whatever its class: the slots and the
+            # running minimum are the station's, not only its undamaged frames'.
+            evidence = self.evidence.keep(
+                frame.station_id, frame.captured_at, stats.sharpness_tile_min, frame.id
+            )
+            if evidence or action != "none":
+                image_ref = self.images.put(frame.data)
         latency_ms = prediction.latency_ms
         if latency_ms is None:
             elapsed = time.perf_counter() - frame.received

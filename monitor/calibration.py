@@ -290,6 +290,45 @@ def clipped_cusum(z: Sequence[float], k: float) -> list[float]:
     return path
 
 
+def yardsticks(hourly_spread: Mapping[str, Any]) -> dict[str, Yardstick]:
+    """The calibrated yardsticks a stored profile's `hourly_spread` holds, by statistic
+    (none in a profile from before calibration)."""
+    return {
+        col: Yardstick.from_json(s["yardstick"])
+        for col, s in hourly_spread.items()
+        if col != "n" and isinstance(s, Mapping) and s.get("yardstick")
+    }
+
+
+def limit_rows(sticks: Mapping[str, Yardstick]) -> list[dict[str, str]]:
+    """The calibrated limits the drift rules judge a station by, as text, one row per
+    statistic a CUSUM watches (sorted): statistic, centre, robust sd, scale (log or
+    linear), daily cycle (its swing, or no), k, h down and h up (- where that direction
+    has no CUSUM) and hours (the reference hours it was built from). `beltwatch baseline
+    show` and the dashboard's Station page print these rows."""
+    watched = sorted({column for column, _ in CUSUM_SIGNALS})
+    rows = []
+    for stick in (sticks[column] for column in watched if column in sticks):
+        cycle = "no"
+        if stick.cycle is not None:
+            cycle = f"+-{math.hypot(stick.cycle[0], stick.cycle[1]):.2g}"
+        h_down, h_up = stick.h.get("down"), stick.h.get("up")
+        rows.append(
+            {
+                "statistic": stick.column,
+                "centre": f"{stick.level(None):.3g}",
+                "robust sd": f"{stick.scale:.3g}",
+                "scale": "log" if stick.log else "linear",
+                "daily cycle": cycle,
+                "k": f"{stick.k:g}",
+                "h down": "-" if h_down is None else f"{h_down:g}",
+                "h up": "-" if h_up is None else f"{h_up:g}",
+                "hours": str(stick.hours),
+            }
+        )
+    return rows
+
+
 def _hour_of_day(moment: datetime) -> float:
     return moment.hour + moment.minute / 60
 

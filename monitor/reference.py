@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
-from monitor.calibration import Limits, Yardstick, yardstick
+from monitor.calibration import Limits, yardstick, yardsticks
 from monitor.core.exceptions import BeltwatchError
 from monitor.core.queries import predictions, references, rollups
 from monitor.core.vocabulary import CLASSES
@@ -43,8 +43,10 @@ def build_reference(
     sample_size: int,
     provisional: bool = False,
     limits: Limits | None = None,
+    set_by: str | None = None,
 ) -> Reference:
-    """Compute the station's profile over [since, until) and store it (replacing any)."""
+    """Compute the station's profile over [since, until) and store it (replacing any);
+    `set_by` names who set it (None: the monitor's provisional profile)."""
     counts = predictions.class_counts(conn, station_id, since, until)
     n = sum(counts.values())
     if n == 0:
@@ -62,7 +64,7 @@ def build_reference(
         provisional=provisional,
         limits=limits or Limits(),
     )
-    references.save_profile(conn, stored)
+    references.save_profile(conn, {**stored, "set_by": set_by})
     return _as_reference(stored)
 
 
@@ -162,11 +164,6 @@ def _spread(values: np.ndarray) -> dict[str, Any]:
 
 def _as_reference(row: dict[str, Any]) -> Reference:
     spread = row["hourly_spread"]
-    sticks = {
-        col: Yardstick.from_json(s["yardstick"])
-        for col, s in spread.items()
-        if col != "n" and isinstance(s, Mapping) and s.get("yardstick")
-    }
     return Reference(
         station_id=row["station_id"],
         provisional=bool(row["provisional"]),
@@ -177,7 +174,7 @@ def _as_reference(row: dict[str, Any]) -> Reference:
         class_mix=row["class_mix"],
         baseline_critical_rate=float(row["baseline_critical_rate"]),
         hourly_volume=spread.get("n", {}).get("mean"),
-        yardsticks=sticks,
+        yardsticks=yardsticks(spread),
     )
 
 

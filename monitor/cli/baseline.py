@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import getpass
+from typing import Annotated, Any
 
 import typer
 
@@ -17,12 +18,20 @@ def baseline_set(
     station: Annotated[str, typer.Option("--station", help="Station id.")],
     since: Annotated[str, typer.Option("--since", help="Start of a known-good window.")],
     until: Annotated[str, typer.Option("--until", help="End of it (exclusive).")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Who sets it, recorded with it (default: your login name)."),
+    ] = None,
 ) -> None:
     """Store the station's reference profile from a known-good window."""
     from monitor.calibration import Limits
+    from monitor.core.queries import references
     from monitor.reference import NoData, build_reference
 
     settings = settings_from(ctx)
+    set_by = (by if by is not None else _login_name()).strip()
+    if not set_by:
+        raise fail("no name to record with the reference: pass --by NAME")
     with engine_for(settings) as engine, engine.begin() as conn:
         try:
             reference = build_reference(
@@ -32,32 +41,52 @@ def baseline_set(
                 parse_time(until, "--until"),
                 sample_size=settings.reference_sample_size,
                 limits=Limits.from_settings(settings),
+                set_by=set_by,
             )
         except NoData as error:
             raise fail(str(error)) from None
-    _print_reference(reference)
+        stored = references.reference_bands(conn)[station]
+    _print_reference(reference, stored)
 
 
 @baseline_app.command("show")
 def baseline_show(
     ctx: typer.Context, station: Annotated[str, typer.Option("--station", help="Station id.")]
 ) -> None:
-    """Print a station's reference profile."""
+    """Print a station's reference profile, and who set it when."""
+    from monitor.core.queries import references
     from monitor.reference import load_reference
 
     settings = settings_from(ctx)
     with engine_for(settings) as engine, engine.connect() as conn:
         reference = load_reference(conn, station)
-    if reference is None:
+        stored = references.reference_bands(conn).get(station)
+    if reference is None or stored is None:
         raise fail(f"station {station} has no reference profile; `beltwatch baseline set`")
-    _print_reference(reference)
+    _print_reference(reference, stored)
 
 
-def _print_reference(reference) -> None:
+def _login_name() -> str:
+    """The login name `--by` defaults to; '' where the system has none (a container's
+    numeric user), and the command then asks for `--by`."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
+def _print_reference(reference, stored: dict[str, Any]) -> None:
     kind = "PROVISIONAL " if reference.provisional else ""
     typer.echo(
         f"{kind}reference of station {reference.station_id}: {reference.n:,} predictions, "
         f"{reference.hourly_volume or 0:,.0f} per hour"
+    )
+    who = stored["set_by"] or (
+        "the monitor" if stored["provisional"] else "unknown (set before names were recorded)"
+    )
+    typer.echo(
+        f"window {stored['window_start'].isoformat()} to {stored['window_end'].isoformat()}; "
+        f"set by {who} at {stored['created_at'].isoformat(timespec='seconds')}"
     )
     mix = ", ".join(f"{cls} {share:.1%}" for cls, share in reference.class_mix.items())
     typer.echo(f"class mix: {mix}")
@@ -73,11 +102,10 @@ def _print_reference(reference) -> None:
 
 def _print_limits(reference) -> None:
     """The calibrated yardsticks the drift rules judge this station by."""
-    from monitor.calibration import CUSUM_SIGNALS
+    from monitor.calibration import limit_rows
 
-    watched = {column for column, _ in CUSUM_SIGNALS}
-    sticks = [reference.yardsticks[c] for c in sorted(watched) if c in reference.yardsticks]
-    if not sticks:
+    rows = limit_rows(reference.yardsticks)
+    if not rows:
         typer.echo(
             "calibrated limits: none (a profile from before calibration; "
             "`beltwatch baseline set` again to calibrate)"
@@ -87,19 +115,14 @@ def _print_limits(reference) -> None:
         "calibrated limits (hourly medians; centre and robust SD on the log scale where "
         "marked; CUSUM limits for one false alarm per station per alarm_budget_years):"
     )
-    typer.echo(
-        f"{'statistic':<20}{'centre':>10}{'robust sd':>11}{'scale':>7}{'daily cycle':>13}"
-        f"{'k':>6}{'h down':>8}{'h up':>7}{'hours':>7}"
-    )
-    for stick in sticks:
-        cycle = "no"
-        if stick.cycle is not None:
-            swing = (stick.cycle[0] ** 2 + stick.cycle[1] ** 2) ** 0.5
-            cycle = f"+-{swing:.2g}"
-        h_down, h_up = stick.h.get("down"), stick.h.get("up")
-        typer.echo(
-            f"{stick.column:<20}{stick.level(None):>10.3g}{stick.scale:>11.3g}"
-            f"{'log' if stick.log else 'linear':>7}{cycle:>13}{stick.k:>6g}"
-            f"{'-' if h_down is None else f'{h_down:g}':>8}"
-            f"{'-' if h_up is None else f'{h_up:g}':>7}{stick.hours:>7}"
-        )
+    widths = {"statistic": 20, "centre": 10, "robust sd": 11, "scale": 7, "daily cycle": 13}
+    widths |= {"k": 6, "h down": 8, "h up": 7, "hours": 7}
+    typer.echo(_line({name: name for name in widths}, widths))
+    for row in rows:
+        typer.echo(_line(row, widths))
+
+
+def _line(row: dict[str, str], widths: dict[str, int]) -> str:
+    # The first column left-aligned, the figures right-aligned under their headings.
+    first, *rest = widths
+    return f"{row[first]:<{widths[first]}}" + "".join(f"{row[n]:>{widths[n]}}" for n in rest)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from monitor.cli.common import config_path, settings_from
+from monitor.core.exceptions import ConfigError
 from monitor.core.settings import CONFIG_ENV, Settings
 
 
@@ -20,9 +21,10 @@ def app_path() -> Path:
     return Path(dashboards.__file__).resolve().parent / "app.py"
 
 
-def streamlit_command(settings: Settings) -> list[str]:
-    """The `streamlit run` command line for these settings."""
-    return [
+def streamlit_command(settings: Settings, secrets_file: Path | None = None) -> list[str]:
+    """The `streamlit run` command line for these settings (and the single sign-on
+    secrets file, when `dashboard_auth` is `oidc`)."""
+    command = [
         sys.executable, "-m", "streamlit", "run", str(app_path()),
         "--server.address", settings.dashboard_host,
         "--server.port", str(settings.dashboard_port),
@@ -30,6 +32,9 @@ def streamlit_command(settings: Settings) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",  # an operator's screen: no developer menu
     ]  # fmt: skip
+    if secrets_file is not None:
+        command += ["--secrets.files", str(secrets_file)]
+    return command
 
 
 def dashboard_environment(config: Path | None) -> dict[str, str]:
@@ -45,11 +50,18 @@ def dashboard_environment(config: Path | None) -> dict[str, str]:
 
 def dashboard(ctx: typer.Context) -> None:
     """Start the ops dashboard (Streamlit) on dashboard_host:dashboard_port."""
+    from dashboards.access import problems, write_oidc_secrets
+
     settings = settings_from(ctx)
+    found = problems(settings)
+    if found:
+        raise ConfigError(found)
+    secrets_file = write_oidc_secrets(settings) if settings.dashboard_auth == "oidc" else None
     typer.echo(
-        f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port} (Ctrl-C stops)"
+        f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port}, sign-in: "
+        f"{settings.dashboard_auth} (Ctrl-C stops)"
     )
-    command = streamlit_command(settings)
+    command = streamlit_command(settings, secrets_file)
     # Replaced by Streamlit (not a child): signals such as a service manager's SIGTERM reach
     # the server itself, and nothing is left running behind a stopped parent.
     os.execve(command[0], command, dashboard_environment(config_path(ctx)))

@@ -249,7 +249,17 @@ class Settings(BaseSettings):
         description="Where minor and critical images are kept for review (content-addressed).",
     )
     image_retention_days: int = Field(
-        default=30, ge=1, description="Days a stored review image is kept."
+        default=30, ge=1, description="Days a stored review or evidence image is kept."
+    )
+    evidence_frames_per_hour: int = Field(
+        default=3,
+        ge=0,
+        le=60,
+        description=(
+            "Evidence frames kept per station and hour beside the review images: the first "
+            "frame of each of N equal slots of the hour, plus each new least sharp frame "
+            "(worst tile) of the station's hour; 0: off."
+        ),
     )
 
     # -- the hourly monitor -------------------------------------------------------------
@@ -613,7 +623,10 @@ class Settings(BaseSettings):
     # -- the dashboard ------------------------------------------------------------------
     dashboard_host: str = Field(
         default="127.0.0.1",
-        description="Address `beltwatch dashboard` binds (a wall screen elsewhere: `0.0.0.0`).",
+        description=(
+            "Address `beltwatch dashboard` binds (a wall screen elsewhere: `0.0.0.0`, which "
+            "needs a sign-in: `dashboard_auth`)."
+        ),
     )
     dashboard_port: int = Field(
         default=8501, ge=1, le=65535, description="Port `beltwatch dashboard` listens on."
@@ -648,6 +661,48 @@ class Settings(BaseSettings):
         expected = "expected a URL of the form postgresql://user:password@host:port/db"
         if value is None:
             return value
+    dashboard_auth: Literal["none", "password", "oidc"] = Field(
+        default="none",
+        description=(
+            "Who may open the dashboard: `none` (allowed only while `dashboard_host` is a "
+            "loopback address), `password` (`dashboard_password`; each person also gives "
+            "the name recorded on what they change) or `oidc` (single sign-on through "
+            "Streamlit's login: the `dashboard_oidc_*` settings)."
+        ),
+    )
+    dashboard_password: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The shared password when `dashboard_auth` is `password` (12 characters or more)."
+        ),
+    )
+    dashboard_oidc_metadata_url: str | None = Field(
+        default=None,
+        description=(
+            "The OpenID provider's discovery document "
+            "(`https://login.example.com/.well-known/openid-configuration`)."
+        ),
+    )
+    dashboard_oidc_client_id: str | None = Field(
+        default=None, description="The dashboard's client id at the OpenID provider."
+    )
+    dashboard_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The dashboard's client secret at the OpenID provider."
+    )
+    dashboard_oidc_redirect_uri: str | None = Field(
+        default=None,
+        description=(
+            "The dashboard's own address plus `/oauth2callback`, as registered at the "
+            "provider (`https://beltwatch.example.com/oauth2callback`)."
+        ),
+    )
+    dashboard_cookie_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs the single sign-on cookie; unset, a random one is made at each start "
+            "(a restart then signs everyone out)."
+        ),
+    )
         url = value.get_secret_value()
         if not url.startswith(_DB_SCHEMES):
             raise ValueError(expected)
@@ -673,7 +728,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "webhook_url", "alertmanager_url", "dashboard_url", "reports_url", "heartbeat_url"
+        "webhook_url",
+        "alertmanager_url",
+        "dashboard_url",
+        "reports_url",
+        "heartbeat_url",
+        "dashboard_oidc_metadata_url",
+        "dashboard_oidc_redirect_uri",
     )
     @classmethod
     def _check_any_url(cls, value: SecretStr | str | None) -> SecretStr | str | None:

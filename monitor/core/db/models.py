@@ -163,6 +163,9 @@ class ReferenceProfile(Base):
     class_mix: Mapped[dict[str, Any]] = mapped_column(JSONB)
     baseline_critical_rate: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    # Who set it (`baseline set --by`, the dashboard's Station page); NULL: the monitor's
+    # provisional profile, or a profile stored before migration 0005.
+    set_by: Mapped[str | None] = mapped_column(Text)
 
 
 class Alert(Base):

@@ -121,3 +121,21 @@ def firing_counts(conn: Connection) -> dict[str, int]:
         .group_by(_ALERTS.c.rule)
     ).all()
     return {rule: int(n) for rule, n in rows}
+
+
+def station_episodes_between(
+    conn: Connection, *, since: datetime, until: datetime, stations: Sequence[str] = ()
+) -> list[RowMapping]:
+    """The stations' episodes (every station's when `stations` is empty; never the site's)
+    that were firing at some time in [since, until): started before `until`, not resolved
+    by `since`; oldest first. Without their evidence: id, rule, station_id, severity,
+    status, started_at, resolved_at, summary."""
+    columns = ("id", "rule", "station_id", "severity", "status", "started_at", "resolved_at")
+    query = select(*(_ALERTS.c[name] for name in (*columns, "summary"))).where(
+        _ALERTS.c.station_id.is_not(None),
+        _ALERTS.c.started_at < until,
+        or_(_ALERTS.c.resolved_at.is_(None), _ALERTS.c.resolved_at > since),
+    )
+    if stations:
+        query = query.where(_ALERTS.c.station_id.in_(stations))
+    return list(conn.execute(query.order_by(_ALERTS.c.started_at, _ALERTS.c.id)).mappings())

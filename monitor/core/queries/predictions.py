@@ -1,6 +1,7 @@
 """The reads of `predictions` that the monitor makes: class counts, quantiles, hourly
-medians and bounded random samples of one station over a time range. (The prediction
-log writes the table: monitor/predlog/writer.py.)
+medians and bounded random samples of one station over a time range; and the dashboard's
+few raw reads (the open hour's counts, a station's kept frames). (The prediction log
+writes the table: monitor/predlog/writer.py.)
 
 Aggregates run in Postgres; only samples, bounded by the caller, come back as arrays.
 """
@@ -11,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping, text
+
+from monitor.core.vocabulary import PROB_FIELDS, STAT_FIELDS
 
 _WHERE = "station_id = :station AND captured_at >= :since AND captured_at < :until"
 
@@ -103,3 +106,28 @@ def counts_since(conn: Connection, since: datetime) -> dict[str, int]:
         {"since": since},
     ).all()
     return {station: int(n) for station, n in rows}
+
+
+def evidence_frames(
+    conn: Connection, station: str, since: datetime, until: datetime, limit: int
+) -> list[RowMapping]:
+    """At most `limit` of the station's predictions in [since, until) whose image was kept
+    (evidence frames and review images): id, captured_at, predicted_class, the p_* columns,
+    action, image_ref and the statistics; the least sharp first, then the newest."""
+    # Least sharp by the worst tile: it falls for a blur of the whole frame and for a
+    # smudge over one part of the lens alike (whole-frame sharpness hides the latter), and
+    # it is what the worker keeps each hour's running minimum of (inference/evidence.py).
+    columns = ", ".join(
+        ("id", "captured_at", "predicted_class", *PROB_FIELDS, "action", "image_ref", *STAT_FIELDS)
+    )
+    return list(
+        conn.execute(
+            text(
+                f"SELECT {columns} FROM predictions WHERE {_WHERE} AND image_ref IS NOT NULL "
+                "ORDER BY sharpness_tile_min, captured_at DESC LIMIT :limit"
+            ),
+            {"station": station, "since": since, "until": until, "limit": limit},
+        )
+        .mappings()
+        .all()
+    )

@@ -47,11 +47,13 @@ def all_profiles(conn: Connection) -> list[dict[str, Any]]:
 
 def reference_bands(conn: Connection) -> dict[str, dict[str, Any]]:
     """station -> its profile without the sample (what a summary needs, not the bulk):
-    window_start, window_end, provisional, quantiles, hourly_spread, baseline_critical_rate."""
+    window_start, window_end, provisional, n_predictions, quantiles, hourly_spread,
+    baseline_critical_rate, created_at, set_by."""
     rows = conn.execute(
         text(
-            "SELECT station_id, window_start, window_end, provisional, quantiles, "
-            "hourly_spread, baseline_critical_rate FROM reference_profiles"
+            "SELECT station_id, window_start, window_end, provisional, n_predictions, "
+            "quantiles, hourly_spread, baseline_critical_rate, created_at, set_by "
+            "FROM reference_profiles"
         )
     ).mappings()
     return {row["station_id"]: dict(row) for row in rows}

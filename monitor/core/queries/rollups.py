@@ -10,7 +10,7 @@ other. Writing an hour again replaces its rows: the rollup is idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -155,14 +155,143 @@ def latest_hour(conn: Connection) -> datetime | None:
 
 def site_hours(conn: Connection, since: datetime, until: datetime) -> list[RowMapping]:
     """The site's rows (all stations, all model versions) in [since, until), oldest first:
-    hour, n_total, n_critical."""
+    hour, n_total, n_minor, n_critical."""
     return list(
         conn.execute(
             text(
-                "SELECT hour, n_total, n_critical FROM hourly_rollups "
+                "SELECT hour, n_total, n_minor, n_critical FROM hourly_rollups "
                 "WHERE station_id IS NULL AND model_version IS NULL "
                 "AND hour >= :since AND hour < :until ORDER BY hour"
             ),
             {"since": since, "until": until},
         ).mappings()
     )
+
+
+def stations_since(conn: Connection, since: datetime) -> list[str]:
+    """The stations that sent anything in the hours from `since` on, sorted."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT DISTINCT station_id FROM hourly_rollups WHERE station_id IS NOT NULL "
+                "AND model_version IS NULL AND hour >= :since ORDER BY station_id"
+            ),
+            {"since": since},
+        ).scalars()
+    )
+
+
+def station_totals_within(
+    conn: Connection, windows: Sequence[tuple[str, datetime, datetime]]
+) -> dict[str, dict[str, int]]:
+    """station -> {"hours", "n_total", "n_critical"} of its rows whose hour starts in one of
+    its `windows` ((station, start, end): [start, end)); stations without such rows are
+    absent. Overlapping windows of one station count an hour twice: merge them first."""
+    if not windows:
+        return {}
+    stations, starts, ends = (list(column) for column in zip(*windows, strict=True))
+    rows = conn.execute(
+        text(
+            "SELECT r.station_id, count(*), sum(r.n_total), sum(r.n_critical) "
+            "FROM hourly_rollups r "
+            "JOIN unnest(CAST(:stations AS text[]), CAST(:starts AS timestamptz[]), "
+            "CAST(:ends AS timestamptz[])) AS w(station_id, start, stop) "
+            "ON r.station_id = w.station_id AND r.hour >= w.start AND r.hour < w.stop "
+            "WHERE r.model_version IS NULL GROUP BY r.station_id"
+        ),
+        {"stations": stations, "starts": starts, "ends": ends},
+    ).all()
+    return {
+        station: {"hours": int(hours), "n_total": int(total), "n_critical": int(critical)}
+        for station, hours, total, critical in rows
+    }
+
+
+# The columns a trend shows per station and bin: counts are summed over the bin's hours,
+# hourly medians take their median (one hour: itself), clipping its mean over the frames.
+_TREND_MEDIANS = ("brightness_p50", "sharpness_p50", "sharpness_tile_min_p50")
+_TREND_MEANS = ("clipped_dark_mean", "clipped_bright_mean")
+_TREND_FILTER = (
+    "FROM hourly_rollups WHERE model_version IS NULL AND station_id IS NOT NULL "
+    "AND hour >= :since AND hour < :until"
+)
+
+
+def station_bins(
+    conn: Connection,
+    since: datetime,
+    until: datetime,
+    bin_hours: int,
+    stations: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """The stations' rows (every station's when `stations` is empty) in [since, until)
+    over all model versions, in bins of `bin_hours` hours counted from `since`, by station
+    then bin: station_id, start, hours (rolled-up hours in the bin), n_total and n_<class>
+    (sums), the median of the hours' brightness_p50, sharpness_p50 and
+    sharpness_tile_min_p50, and clipped_dark_mean and clipped_bright_mean over the bin's
+    frames. Bins without traffic are absent."""
+    counts = [f"n_{c}" for c in CLASSES]
+    where = _TREND_FILTER + (" AND station_id = ANY(:stations)" if stations else "")
+    if bin_hours == 1:  # the rows as stored: no aggregate to pay for
+        columns = ", ".join(["n_total", *counts, *_TREND_MEDIANS, *_TREND_MEANS])
+        query = (
+            f"SELECT station_id, hour AS start, 1 AS hours, {columns} {where} "
+            "ORDER BY station_id, hour"
+        )
+    else:
+        sums = ", ".join(f"sum({c})::bigint AS {c}" for c in ["n_total", *counts])
+        medians = ", ".join(
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS {c}" for c in _TREND_MEDIANS
+        )
+        means = ", ".join(f"sum({c} * n_total) / sum(n_total) AS {c}" for c in _TREND_MEANS)
+        query = (
+            "SELECT station_id, date_bin(make_interval(hours => :bin), hour, :since) AS start, "
+            f"count(*) AS hours, {sums}, {medians}, {means} {where} "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    rows = conn.execute(
+        text(query),
+        {"since": since, "until": until, "bin": bin_hours, "stations": list(stations)},
+    )
+    return [dict(row) for row in rows.mappings()]
+
+
+def frame_means_within(
+    conn: Connection, windows: Sequence[tuple[str, datetime, datetime]]
+) -> dict[str, dict[str, float]]:
+    """station -> {"clipped_dark_mean", "clipped_bright_mean"}: the mean over every frame of
+    its rows whose hour starts in one of its `windows` ((station, start, end): [start,
+    end)); stations without such rows are absent."""
+    if not windows:
+        return {}
+    stations, starts, ends = (list(column) for column in zip(*windows, strict=True))
+    means = ", ".join(f"sum(r.{c} * r.n_total) / sum(r.n_total)" for c in _TREND_MEANS)
+    rows = conn.execute(
+        text(
+            f"SELECT r.station_id, {means} FROM hourly_rollups r "
+            "JOIN unnest(CAST(:stations AS text[]), CAST(:starts AS timestamptz[]), "
+            "CAST(:ends AS timestamptz[])) AS w(station_id, start, stop) "
+            "ON r.station_id = w.station_id AND r.hour >= w.start AND r.hour < w.stop "
+            "WHERE r.model_version IS NULL GROUP BY r.station_id"
+        ),
+        {"stations": stations, "starts": starts, "ends": ends},
+    ).all()
+    return {
+        station: {c: float(v) for c, v in zip(_TREND_MEANS, values, strict=True) if v is not None}
+        for station, *values in rows
+    }
+
+
+def model_versions(conn: Connection, station: str) -> list[dict[str, Any]]:
+    """The model versions the station's rollups have seen, the newest first: model_version,
+    first_hour, last_hour (hour starts) and n_total (predictions)."""
+    rows = conn.execute(
+        text(
+            "SELECT model_version, min(hour) AS first_hour, max(hour) AS last_hour, "
+            "sum(n_total)::bigint AS n_total FROM hourly_rollups "
+            "WHERE station_id = :station AND model_version IS NOT NULL "
+            "GROUP BY model_version ORDER BY max(hour) DESC, model_version"
+        ),
+        {"station": station},
+    ).mappings()
+    return [dict(row) for row in rows]

@@ -139,3 +139,55 @@ def test_monitor_baseline_and_silence_commands(db_url, settings) -> None:
 
     result = runner.invoke(app, ["monitor", "once", "--hour", "yesterday"], env=env)
     assert result.exit_code == 2 and "ISO 8601" in result.output
+
+
+def test_baseline_set_records_who_set_it_and_show_prints_it(db_url, settings, engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from daygen import traffic
+    from sqlalchemy import text
+
+    from monitor.predlog import PredictionLog
+    from monitor.reference import build_reference
+
+    day1 = datetime(2026, 11, 23, tzinfo=UTC)
+    with PredictionLog(db_url, settings) as plog:
+        for record in traffic(["S1", "S2"], day1, 3, 100, seed=3):
+            plog.log(record)
+    env = {**env_for(db_url), "BELTWATCH_DATA_DIR": str(settings.data_dir), "LOGNAME": "bob"}
+    window = ["--since", "2026-11-23T00:00Z", "--until", "2026-11-23T03:00Z"]
+
+    def set_by() -> str | None:
+        with engine.connect() as conn:
+            return conn.execute(
+                text("SELECT set_by FROM reference_profiles WHERE station_id = 'S1'")
+            ).scalar_one_or_none()
+
+    result = runner.invoke(
+        app, ["baseline", "set", "--station", "S1", *window, "--by", "Ana"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "window 2026-11-23T00:00:00+00:00 to 2026-11-23T03:00:00+00:00; set by Ana at " in (
+        result.output
+    )
+    assert set_by() == "Ana"
+    # Without --by: the login name.
+    result = runner.invoke(app, ["baseline", "set", "--station", "S1", *window], env=env)
+    assert result.exit_code == 0, result.output
+    assert set_by() == "bob"
+    result = runner.invoke(app, ["baseline", "show", "--station", "S1"], env=env)
+    assert result.exit_code == 0 and "; set by bob at " in result.output
+    # A blank name is refused and changes nothing.
+    result = runner.invoke(
+        app, ["baseline", "set", "--station", "S1", *window, "--by", " "], env=env
+    )
+    assert result.exit_code == 1 and "pass --by NAME" in result.output
+    assert set_by() == "bob"
+
+    with engine.begin() as conn:  # the monitor's own provisional profile records no name
+        build_reference(
+            conn, "S2", day1, day1 + timedelta(hours=3), sample_size=100, provisional=True
+        )
+    result = runner.invoke(app, ["baseline", "show", "--station", "S2"], env=env)
+    assert result.exit_code == 0 and "PROVISIONAL reference of station S2" in result.output
+    assert "; set by the monitor at " in result.output
