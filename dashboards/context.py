@@ -29,7 +29,8 @@ from monitor.core.settings import Settings, load_settings
 # the two that make data.
 EMPTY = (
     "No data yet — start a worker (`beltwatch worker http` or `beltwatch worker dir`) and "
-    "the hourly monitor (`beltwatch monitor run`)."
+    "the hourly monitor (`beltwatch monitor run`), or see a simulated day with "
+    "`beltwatch demo`."
 )
 UNREACHABLE = "The database cannot be reached"
 _CHECK = "check BELTWATCH_DATABASE_URL and that the server is running; this page retries"
@@ -121,7 +122,6 @@ def local(settings: Settings, moment: datetime | None) -> str:
     return moment.astimezone(ZoneInfo(settings.site_timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def unreachable_line(settings: Settings | None, error: Exception) -> str:
 def day_range(settings: Settings, label: str, *, key: str, days: int) -> tuple[datetime, datetime]:
     """Whole days of the site picked with a date input (default: the last `days`, today
     included) as [since, until): midnight to midnight in the site's zone."""
@@ -136,6 +136,7 @@ def day_range(settings: Settings, label: str, *, key: str, days: int) -> tuple[d
     )
 
 
+def unreachable_line(settings: Settings | None, error: Exception) -> str:
     """One line for a database that cannot be reached: where (password hidden), the
     driver's first line, what to check."""
     where = ""

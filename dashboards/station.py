@@ -91,7 +91,7 @@ def _reference(settings: Settings, station: str, profile: dict[str, Any] | None)
     elif profile["set_by"]:
         origin = f"set by **{profile['set_by']}**"
     else:
-        origin = "set before names were recorded"
+        origin = "set (by whom was not recorded)"
     st.markdown(
         f"Window **{local(settings, profile['window_start'])}** to "
         f"**{local(settings, profile['window_end'])}**, "

@@ -12,9 +12,11 @@ from monitor.cli.baseline import baseline_app
 from monitor.cli.common import app
 from monitor.cli.dashboard import dashboard
 from monitor.cli.db import db_app
+from monitor.cli.demo import demo_command
 from monitor.cli.monitor import monitor_app
 from monitor.cli.settings import show_settings
 from monitor.cli.silence import silence_app
+from monitor.cli.simulate import simulate_command
 from monitor.cli.worker import worker_app
 
 app.command("settings")(show_settings)
@@ -25,6 +27,8 @@ app.add_typer(baseline_app, name="baseline")
 app.add_typer(silence_app, name="silence")
 app.add_typer(alerts_app, name="alerts")
 app.command("dashboard")(dashboard)
+app.command("simulate")(simulate_command)
+app.command("demo")(demo_command)
 # The model pipeline's commands import torch only when they run (the `train` extra).
 app.add_typer(model_app, name="model", help="Train, export, quantize and evaluate models.")
 

@@ -81,9 +81,7 @@ def _print_reference(reference, stored: dict[str, Any]) -> None:
         f"{kind}reference of station {reference.station_id}: {reference.n:,} predictions, "
         f"{reference.hourly_volume or 0:,.0f} per hour"
     )
-    who = stored["set_by"] or (
-        "the monitor" if stored["provisional"] else "unknown (set before names were recorded)"
-    )
+    who = stored["set_by"] or ("the monitor" if stored["provisional"] else "unknown (not recorded)")
     typer.echo(
         f"window {stored['window_start'].isoformat()} to {stored['window_end'].isoformat()}; "
         f"set by {who} at {stored['created_at'].isoformat(timespec='seconds')}"

@@ -518,6 +518,13 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = Field(
         default=None, description="Slack incoming-webhook URL (secret); unset: no Slack."
     )
+    console_notifications: bool = Field(
+        default=False,
+        description=(
+            "Print each notification as one line on the standard output of the process "
+            "that delivers it (`beltwatch demo` turns it on)."
+        ),
+    )
     slack_send_resolved: bool = Field(
         default=False,
         description=(
@@ -654,13 +661,6 @@ class Settings(BaseSettings):
             "IANA time zone the dashboard shows times in (`Europe/Berlin`); they are stored in UTC."
         ),
     )
-
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        expected = "expected a URL of the form postgresql://user:password@host:port/db"
-        if value is None:
-            return value
     dashboard_auth: Literal["none", "password", "oidc"] = Field(
         default="none",
         description=(
@@ -703,6 +703,13 @@ class Settings(BaseSettings):
             "(a restart then signs everyone out)."
         ),
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        expected = "expected a URL of the form postgresql://user:password@host:port/db"
+        if value is None:
+            return value
         url = value.get_secret_value()
         if not url.startswith(_DB_SCHEMES):
             raise ValueError(expected)

@@ -11,7 +11,7 @@ Adding a receiver is one module and one line below.
 
 from __future__ import annotations
 
-from monitor.notifiers import alertmanager, opsgenie, pagerduty, slack, webhook
+from monitor.notifiers import alertmanager, console, opsgenie, pagerduty, slack, webhook
 from monitor.notifiers._http import NotifierConfigError, guard_httpx_logging
 from monitor.notifiers.base import (
     AlertNotice,
@@ -34,6 +34,7 @@ RECEIVERS: tuple[Receiver, ...] = (
     opsgenie.RECEIVER,
     webhook.RECEIVER,
     alertmanager.RECEIVER,
+    console.RECEIVER,
 )
 CHANNELS: tuple[str, ...] = tuple(receiver.channel for receiver in RECEIVERS)
 

@@ -138,7 +138,7 @@ def test_a_reference_set_without_a_name_says_so(station_db, monkeypatch):
     url, *_ = station_db
     app = station_page(monkeypatch, url, "S1")
     lines = next(t for t in markdown(app) if t.startswith("Window"))
-    assert "set before names were recorded" in lines
+    assert "set (by whom was not recorded)" in lines
 
 
 def test_the_model_versions_are_those_the_rollups_saw(station_db, monkeypatch):
