@@ -65,8 +65,12 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the training frames.")] = 101,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 2,
 ) -> None:
-    """Train a classifier on synthetic conveyor frames and save a checkpoint. (Long only by
-    its option declarations: the body builds a TrainConfig and calls train.train.)"""
+    """Train a classifier on synthetic conveyor frames and save a checkpoint (`--arch` and
+    `--input-size` pick the net; `--weights` starts from a state_dict).
+
+    \f
+    Long only by its option declarations: the body builds a TrainConfig and calls
+    train.train."""
     from inference.training.train import TrainConfig
     from inference.training.train import train as run
 
