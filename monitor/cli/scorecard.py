@@ -6,7 +6,8 @@ within `FOUND_WITHIN` of the fault's start. An alert of the same rule for the wh
 during the fault (a slow model shows in the site's latency too) is that fault seen at the
 site; an alert of another rule on the faulty station during it that the monitor itself tied
 to the fault (held back as the same incident, or naming it as the likely cause) is a side
-effect. Anything else is an alert nobody injected.
+effect, and so is such a tied alert for the whole site during a fault. Anything else is an
+alert nobody injected.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def score(faults: Sequence[Fault], alerts: Sequence[Alert]) -> Scorecard:
         ]
         if alert["station_id"] is None and any(f.rule == alert["rule"] for f in during):
             at_site.append(alert)
-        elif any(f.station == alert["station_id"] for f in during) and _tied(alert):
+        elif _tied(alert) and any(alert["station_id"] in (None, f.station) for f in during):
+            # on the faulty station, or for the whole site (a damage wave on one station
+            # moves the site's class mix too; the monitor holds that back as one incident)
             side.append(alert)
         else:
             other.append(alert)

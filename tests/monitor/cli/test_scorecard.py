@@ -62,12 +62,16 @@ def test_other_alerts_are_sorted_into_site_side_effects_and_uninjected() -> None
             alert(4, "class_drift", "S1", 19, 21),  # not tied by the monitor: uninjected
             alert(5, "lens_drift", "S3", 19, 21, likely_cause={"rule": "lens_drift"}),
             alert(6, "lighting_drift", "S1", 19, 22),
+            # the site's class mix moved with S1's lighting, held back by the same incident
+            alert(7, "class_drift", None, 19, 21, inhibited_by=["critical_rate@site"]),
+            alert(8, "class_drift", None, 3, 4, inhibited_by=["critical_rate@site"]),  # no fault
+            alert(9, "class_drift", None, 19, 21),  # during a fault, but not tied: uninjected
         ],
     )
     assert card.all_found
     assert [a["id"] for a in card.at_site] == [2]
-    assert [a["id"] for a in card.side_effects] == [3]
-    assert [a["id"] for a in card.uninjected] == [4, 5]
+    assert [a["id"] for a in card.side_effects] == [3, 7]
+    assert [a["id"] for a in card.uninjected] == [4, 5, 8, 9]
 
 
 def test_the_rendered_card_shows_hour_delay_resolve_and_the_other_alerts() -> None:
