@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import psycopg
@@ -74,9 +74,93 @@ def _one_line(error: Exception) -> str:
     return _URL_PASSWORD.sub(r"\1***@", text)
 
 
+# The root's own options, which every command takes wherever they stand on the line.
+_GLOBAL_VALUE_OPTIONS = frozenset({"--config"})
+_GLOBAL_FLAGS = frozenset({"--verbose", "-v"})
+
+
+def lift_global_options(root: TyperGroup, ctx: typer.Context, args: list[str]) -> list[str]:
+    """`args` with the root's `--config PATH`/`--config=PATH` and `-v`/`--verbose` moved to
+    the front, wherever they were given (`beltwatch monitor once --config x.toml`).
+
+    The line is walked the way Click will parse it: through each group to its subcommand,
+    skipping every value of another option (`--comment -v` keeps its `-v`), and stopping at
+    `--`. An option of the same name that a command declares itself stays that command's.
+    (Typer's own Click is duck-typed here: it is not the `click` package.)
+    """
+    lifted: list[str] = []
+    rest: list[str] = []
+    command: Any = root
+    index = 0
+    while index < len(args):
+        token = args[index]
+        index += 1
+        if token == "--":
+            rest.extend(args[index - 1 :])
+            break
+        name = token.split("=", 1)[0]
+        own = _takes_values(command, ctx)
+        if command is not root and name not in own and token not in _flags(command, ctx):
+            if name in _GLOBAL_VALUE_OPTIONS:
+                if "=" in token:
+                    lifted.append(token)
+                elif index < len(args):
+                    lifted.extend((token, args[index]))
+                    index += 1
+                elif ctx.resilient_parsing:  # shell completion of `--config <TAB>`
+                    rest.append(token)
+                else:
+                    raise typer.BadParameter(
+                        "a TOML file is required", ctx, param_hint=f"'{token}'"
+                    )
+                continue
+            if token in _GLOBAL_FLAGS:
+                lifted.append(token)
+                continue
+        rest.append(token)
+        if token.startswith("-") and len(token) > 1:
+            if "=" not in token and name in own:  # its values follow: never ours
+                rest.extend(args[index : index + own[name]])
+                index += own[name]
+            continue
+        if hasattr(command, "get_command"):  # a group: the token names its subcommand
+            subcommand = command.get_command(ctx, token)
+            if subcommand is not None:
+                command = subcommand
+    return lifted + rest
+
+
+def _options(command: Any, ctx: typer.Context) -> list[Any]:
+    return [param for param in command.get_params(ctx) if param.param_type_name == "option"]
+
+
+def _takes_values(command: Any, ctx: typer.Context) -> dict[str, int]:
+    """Each option name of `command` that takes values -> how many tokens follow it."""
+    found: dict[str, int] = {}
+    for param in _options(command, ctx):
+        if not (param.is_flag or param.count):
+            for name in (*param.opts, *param.secondary_opts):
+                found[name] = param.nargs
+    return found
+
+
+def _flags(command: Any, ctx: typer.Context) -> set[str]:
+    """The option names of `command` that take no value (its own `-v`, if it had one)."""
+    return {
+        name
+        for param in _options(command, ctx)
+        if param.is_flag or param.count
+        for name in (*param.opts, *param.secondary_opts)
+    }
+
+
 class ErrorBoundary(TyperGroup):
     """The root group: every command runs inside it, so an expected failure ends the
-    process with one red line and its exit code (the traceback too with `-v`)."""
+    process with one red line and its exit code (the traceback too with `-v`). The root's
+    options are taken anywhere on the line (lift_global_options)."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, lift_global_options(self, ctx, args))
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -110,11 +194,18 @@ def main(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", envvar=CONFIG_ENV, help="TOML settings file.", show_default=False),
+        typer.Option(
+            "--config",
+            envvar=CONFIG_ENV,
+            help="TOML settings file (before or after the command).",
+            show_default=False,
+        ),
     ] = None,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", "-v", help="Log more; show the traceback of a failure."),
+        typer.Option(
+            "--verbose", "-v", help="Log more; show the traceback of a failure (anywhere)."
+        ),
     ] = False,
 ) -> None:
     logging.basicConfig(

@@ -9,16 +9,20 @@ long because it is the one declaration of every setting.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import os
+import re
 from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -64,6 +68,128 @@ class Route(BaseModel):
     channels: list[str]
 
 
+# -- sizes and durations as people write them -------------------------------------------
+# A size or duration setting keeps its type and unit (bytes; the unit its name ends with),
+# so no caller changes; only what it accepts grows: "2GiB", "2 GiB", "500MB", "90s",
+# "15m", "2h", "7d", "1h30m". A plain number (a TOML number, or digits alone) is taken in
+# the setting's own unit and validated as before, except that a fraction where the setting
+# is whole is refused with the forms it takes.
+
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_DURATION_UNITS = {  # seconds per unit; lower case, as Go and Prometheus write them
+    "ms": Fraction(1, 1000),
+    "s": Fraction(1),
+    "m": Fraction(60),
+    "h": Fraction(3600),
+    "d": Fraction(86400),
+    "w": Fraction(7 * 86400),
+}
+_UNIT_WORDS = {"ms": "milliseconds", "s": "seconds", "h": "hours", "d": "days"}
+_PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
+_DURATION = re.compile(r"\s*((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+)")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+
+SIZE_FORMS = (
+    "a number of bytes (2147483648) or a number and a unit: 2GiB, 2 GiB, 500MB, 512KiB "
+    "(KB, MB, GB, TB: powers of 1000; KiB, MiB, GiB, TiB: powers of 1024)"
+)
+
+
+def duration_forms(unit: str) -> str:
+    """The accepted forms of a duration setting kept in `unit`, for its error message."""
+    return (
+        f"a number of {_UNIT_WORDS[unit]} or numbers with units: 90s, 15m, 2h, 7d, 1h30m "
+        "(ms, s, m, h, d, w)"
+    )
+
+
+def _is_plain_number(value: Any) -> bool:
+    if isinstance(value, str):
+        return _PLAIN_NUMBER.fullmatch(value) is not None
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: str | float) -> bool:
+    """Whether a plain number is whole (1.5 is not; 2.0 and 1e3 are, as pydantic takes them)."""
+    try:
+        return Fraction(value.strip() if isinstance(value, str) else value).denominator == 1
+    except (ValueError, OverflowError):  # inf, nan: left for the field's own check
+        return True
+
+
+def parse_size(value: Any) -> Any:
+    """A size with a unit as its number of bytes; anything else unchanged (a number is
+    bytes already; a wrong value is left for the field's own check)."""
+    if _is_plain_number(value):
+        if not _whole(value):
+            raise ValueError(f"expected a whole number of bytes; {SIZE_FORMS}")
+        return value
+    if not isinstance(value, str):
+        return value
+    match = _SIZE.fullmatch(value)
+    factor = _SIZE_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or factor is None:
+        raise ValueError(f"expected a size: {SIZE_FORMS}")
+    size = Fraction(match.group(1)) * factor
+    if size.denominator != 1:
+        raise ValueError(f"expected a whole number of bytes; {SIZE_FORMS}")
+    return int(size)
+
+
+def parse_duration(value: Any, *, unit: str, whole: bool) -> Any:
+    """A duration with units ("90s", "1h30m") in the setting's `unit` (an int for a `whole`
+    setting, else a float); anything else unchanged, as parse_size."""
+    if _is_plain_number(value):
+        if whole and not _whole(value):
+            raise ValueError(
+                f"expected a whole number of {_UNIT_WORDS[unit]}; {duration_forms(unit)}"
+            )
+        return value
+    if not isinstance(value, str):
+        return value
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"expected a duration: {duration_forms(unit)}")
+    seconds = sum(
+        (
+            Fraction(number) * _DURATION_UNITS[part]
+            for number, part in _DURATION_PART.findall(value)
+        ),
+        Fraction(0),
+    )
+    amount = seconds / _DURATION_UNITS[unit]
+    if not whole:
+        return float(amount)
+    if amount.denominator != 1:
+        raise ValueError(f"expected a whole number of {_UNIT_WORDS[unit]}; {duration_forms(unit)}")
+    return int(amount)
+
+
+def _duration(unit: str, *, whole: bool) -> BeforeValidator:
+    return BeforeValidator(functools.partial(parse_duration, unit=unit, whole=whole))
+
+
+# Field types: int or float in the unit the setting's name ends with, as before.
+Bytes = Annotated[int, BeforeValidator(parse_size)]
+Days = Annotated[int, _duration("d", whole=True)]
+Hours = Annotated[int, _duration("h", whole=True)]
+FractionalHours = Annotated[float, _duration("h", whole=False)]
+Seconds = Annotated[int, _duration("s", whole=True)]
+FractionalSeconds = Annotated[float, _duration("s", whole=False)]
+Milliseconds = Annotated[int, _duration("ms", whole=True)]
+FractionalMilliseconds = Annotated[float, _duration("ms", whole=False)]
+
+
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("beltwatch", appauthor=False))
 
@@ -94,7 +220,7 @@ class Settings(BaseSettings):
             "worker its own."
         ),
     )
-    retention_days: int = Field(
+    retention_days: Days = Field(
         default=90,
         ge=1,
         description=(
@@ -102,19 +228,19 @@ class Settings(BaseSettings):
             "`db partitions --prune`."
         ),
     )
-    partitions_ahead_days: int = Field(
+    partitions_ahead_days: Days = Field(
         default=7, ge=1, le=366, description="Daily partitions of `predictions` created ahead."
     )
     log_batch_size: int = Field(
         default=5000, ge=1, le=1_000_000, description="Most rows the log writer sends in one COPY."
     )
-    log_batch_max_age_ms: int = Field(
+    log_batch_max_age_ms: Milliseconds = Field(
         default=200,
         ge=1,
         le=60_000,
         description="Longest a logged prediction waits before the writer sends a partial batch.",
     )
-    log_spool_max_bytes: int = Field(
+    log_spool_max_bytes: Bytes = Field(
         default=2 * 1024**3,
         ge=1024 * 1024,
         description=(
@@ -122,7 +248,7 @@ class Settings(BaseSettings):
             "past it `log_overflow` decides."
         ),
     )
-    log_segment_max_bytes: int = Field(
+    log_segment_max_bytes: Bytes = Field(
         default=64 * 1024**2,
         ge=64 * 1024,
         description="Size at which the spool starts a new segment file.",
@@ -135,10 +261,10 @@ class Settings(BaseSettings):
             "`drop` drops the record. Each is counted (metrics) and logged."
         ),
     )
-    log_overflow_block_ms: int = Field(
+    log_overflow_block_ms: Milliseconds = Field(
         default=5, ge=0, le=1000, description="How long `block` waits for spool space."
     )
-    log_fsync_interval_ms: int = Field(
+    log_fsync_interval_ms: Milliseconds = Field(
         default=1000,
         ge=0,
         description=(
@@ -146,14 +272,14 @@ class Settings(BaseSettings):
             "loses nothing either way; this bounds what a power loss can take."
         ),
     )
-    log_retry_initial_s: float = Field(
+    log_retry_initial_s: FractionalSeconds = Field(
         default=0.5,
         gt=0,
         description=(
             "First wait before retrying the database after an error (doubles, with jitter)."
         ),
     )
-    log_retry_max_s: float = Field(
+    log_retry_max_s: FractionalSeconds = Field(
         default=30.0, gt=0, description="Longest wait between database retries (backoff cap)."
     )
 
@@ -174,7 +300,7 @@ class Settings(BaseSettings):
         le=256,
         description="Most frames the worker runs through the model at once.",
     )
-    worker_batch_wait_ms: float = Field(
+    worker_batch_wait_ms: FractionalMilliseconds = Field(
         default=5.0,
         ge=0,
         le=1000,
@@ -191,7 +317,7 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token required on `/v1/predict` and `/v1/log` (secret); unset: none.",
     )
-    worker_max_image_bytes: int = Field(
+    worker_max_image_bytes: Bytes = Field(
         default=20 * 1024**2,
         ge=1024,
         description="Largest image body the HTTP source accepts (413 beyond).",
@@ -213,7 +339,7 @@ class Settings(BaseSettings):
             "worker's memory under many concurrent large frames."
         ),
     )
-    capture_max_skew_s: float = Field(
+    capture_max_skew_s: FractionalSeconds = Field(
         default=300.0,
         ge=0,
         description=(
@@ -236,7 +362,7 @@ class Settings(BaseSettings):
             "PLC gateway; secret: it may carry credentials). Unset: no divert call."
         ),
     )
-    divert_timeout_ms: int = Field(
+    divert_timeout_ms: Milliseconds = Field(
         default=300,
         ge=1,
         le=10_000,
@@ -248,7 +374,7 @@ class Settings(BaseSettings):
         default=None,
         description="Where minor and critical images are kept for review (content-addressed).",
     )
-    image_retention_days: int = Field(
+    image_retention_days: Days = Field(
         default=30, ge=1, description="Days a stored review or evidence image is kept."
     )
     evidence_frames_per_hour: int = Field(
@@ -266,17 +392,17 @@ class Settings(BaseSettings):
     monitor_minute: int = Field(
         default=5, ge=0, le=59, description="Minute of every hour (UTC) the monitor runs at."
     )
-    monitor_misfire_grace_s: int = Field(
+    monitor_misfire_grace_s: Seconds = Field(
         default=3300,
         ge=1,
         description=(
             "How late a missed hourly run may still start (later: the next run catches up)."
         ),
     )
-    monitor_catchup_hours: int = Field(
+    monitor_catchup_hours: Hours = Field(
         default=48, ge=1, description="Furthest back an hourly run catches up unprocessed hours."
     )
-    monitor_retry_initial_s: float = Field(
+    monitor_retry_initial_s: FractionalSeconds = Field(
         default=30.0,
         gt=0,
         description=(
@@ -284,7 +410,7 @@ class Settings(BaseSettings):
             "failed); doubles, with jitter, up to monitor_retry_max_s, within the hour."
         ),
     )
-    monitor_retry_max_s: float = Field(
+    monitor_retry_max_s: FractionalSeconds = Field(
         default=600.0, gt=0, description="Longest wait between retries of a failed hourly run."
     )
     heartbeat_url: SecretStr | None = Field(
@@ -314,6 +440,14 @@ class Settings(BaseSettings):
             "Where Evidently drift reports (HTML) are kept; an alert's evidence names its own."
         ),
     )
+    reports_retention_days: Days = Field(
+        default=90,
+        ge=1,
+        description=(
+            "Days drift reports are kept; older hours' reports are deleted by "
+            "`db partitions --prune`, with the predictions' partitions."
+        ),
+    )
     drift_sample_size: int = Field(
         default=2000,
         ge=100,
@@ -330,7 +464,7 @@ class Settings(BaseSettings):
     reference_sample_size: int = Field(
         default=5000, ge=100, description="Size of the random sample a reference profile keeps."
     )
-    provisional_reference_hours: int = Field(
+    provisional_reference_hours: Hours = Field(
         default=24,
         ge=1,
         description=(
@@ -374,7 +508,7 @@ class Settings(BaseSettings):
         lt=0.5,
         description="... and a one-sided exact binomial test of the drop gives p at most this.",
     )
-    critical_drop_hours: int = Field(
+    critical_drop_hours: Hours = Field(
         default=8,
         ge=1,
         le=48,
@@ -467,7 +601,7 @@ class Settings(BaseSettings):
             "each station's reference hours (shown by `beltwatch baseline show`)."
         ),
     )
-    drift_max_pool_hours: int = Field(
+    drift_max_pool_hours: Hours = Field(
         default=6,
         ge=1,
         le=24,
@@ -494,7 +628,7 @@ class Settings(BaseSettings):
             "fires on."
         ),
     )
-    latency_budget_ms: float = Field(
+    latency_budget_ms: FractionalMilliseconds = Field(
         default=100.0,
         gt=0,
         description="Per-image budget; `latency` fires when an hour's p95 exceeds it.",
@@ -507,10 +641,10 @@ class Settings(BaseSettings):
             "sent none."
         ),
     )
-    repeat_interval_hours: int = Field(
+    repeat_interval_hours: Hours = Field(
         default=4, ge=1, description="Re-notify a still-firing alert after this many hours."
     )
-    resolve_after_ok_hours: int = Field(
+    resolve_after_ok_hours: Hours = Field(
         default=2, ge=1, description="Hours a firing alert must be ok in a row to resolve."
     )
 
@@ -596,18 +730,18 @@ class Settings(BaseSettings):
         default=None, description="Base URL of the dashboard, for links in notifications."
     )
     site_name: str = Field(default="site", description="This site's name (PagerDuty `group`).")
-    notify_timeout_s: float = Field(
+    notify_timeout_s: FractionalSeconds = Field(
         default=10.0, gt=0, le=120, description="Timeout of one delivery attempt."
     )
     notify_max_attempts: int = Field(
         default=12, ge=1, description="Attempts before a notification is marked failed."
     )
-    notify_max_age_hours: float = Field(
+    notify_max_age_hours: FractionalHours = Field(
         default=24.0,
         gt=0,
         description="Age after which an undelivered notification is marked failed.",
     )
-    notify_backoff_initial_s: float = Field(
+    notify_backoff_initial_s: FractionalSeconds = Field(
         default=5.0,
         gt=0,
         description=(
@@ -615,10 +749,10 @@ class Settings(BaseSettings):
             "`Retry-After` wins)."
         ),
     )
-    notify_backoff_max_s: float = Field(
+    notify_backoff_max_s: FractionalSeconds = Field(
         default=1800.0, gt=0, description="Longest wait between retries."
     )
-    dispatch_interval_s: int = Field(
+    dispatch_interval_s: Seconds = Field(
         default=60,
         ge=1,
         description=(
@@ -638,7 +772,7 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(
         default=8501, ge=1, le=65535, description="Port `beltwatch dashboard` listens on."
     )
-    dashboard_refresh_s: int = Field(
+    dashboard_refresh_s: Seconds = Field(
         default=60,
         ge=5,
         le=3600,
