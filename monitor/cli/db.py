@@ -60,7 +60,12 @@ def db_current(ctx: typer.Context) -> None:
 def db_partitions(
     ctx: typer.Context,
     prune: Annotated[
-        bool, typer.Option("--prune", help="Drop partitions older than retention_days.")
+        bool,
+        typer.Option(
+            "--prune",
+            help="Drop partitions older than retention_days, drift reports older than "
+            "reports_retention_days.",
+        ),
     ] = False,
 ) -> None:
     """List the daily partitions of `predictions`; create those ahead; optionally prune."""
@@ -74,4 +79,10 @@ def db_partitions(
         typer.echo(
             f"dropped {len(result.dropped)} partition(s): {result.dropped[0]} .. "
             f"{result.dropped[-1]} (retention {settings.retention_days} days)"
+        )
+    if result.reports_deleted:
+        typer.echo(
+            f"deleted the drift reports of {len(result.reports_deleted)} hour(s): "
+            f"{result.reports_deleted[0]} .. {result.reports_deleted[-1]} "
+            f"(retention {settings.reports_retention_days} days)"
         )

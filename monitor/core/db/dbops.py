@@ -25,6 +25,7 @@ class PartitionsResult:
     days: list[tuple[date, int]]
     created: list[date]
     dropped: list[date]
+    reports_deleted: list[str] = field(default_factory=list)  # hour folders of drift reports
 
 
 def upgrade(settings: Settings, revision: str = "head") -> RevisionResult:
@@ -67,7 +68,8 @@ def current(settings: Settings) -> RevisionResult:
 
 
 def maintain_partitions(settings: Settings, today: date, *, prune: bool) -> PartitionsResult:
-    """Create the partitions ahead, drop those past retention (with `prune`), list the rest."""
+    """Create the partitions ahead, drop those past retention (with `prune`, which also
+    deletes the drift reports past theirs), list the rest."""
     engine = make_engine(database_url(settings))
     try:
         with engine.begin() as conn:
@@ -86,4 +88,9 @@ def maintain_partitions(settings: Settings, today: date, *, prune: bool) -> Part
                 days.append((day, max(rows, 0)))
     finally:
         engine.dispose()
-    return PartitionsResult(days, created, dropped)
+    reports_deleted: list[str] = []
+    if prune:
+        # After the partitions' transaction: a file that cannot go never undoes a drop.
+        report_cutoff = partitions.retention_cutoff(today, settings.reports_retention_days)
+        reports_deleted = partitions.prune_reports(settings.effective_reports_dir, report_cutoff)
+    return PartitionsResult(days, created, dropped, reports_deleted)

@@ -3,15 +3,24 @@
 A partition holds one UTC day and is named `predictions_pYYYYMMDD`. They are made by code,
 not by migrations (Alembic is told to ignore them), so both the writer and the CLI call
 `ensure_days`; an advisory lock serialises creators from different processes.
+
+The drift reports' retention runs beside the partitions' (`db partitions --prune`): each
+hour's reports are a folder `<reports_dir>/YYYYMMDDTHHZ/`, deleted whole once its day is
+past `reports_retention_days`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, text
+
+log = logging.getLogger(__name__)
 
 PARENT = "predictions"
 _NAME = re.compile(r"^predictions_p(\d{8})$")
@@ -83,3 +92,45 @@ def drop_before(conn: Connection, cutoff: date) -> list[date]:
 def retention_cutoff(today: date, retention_days: int) -> date:
     """The first day still kept when `retention_days` days are kept, today included."""
     return today - timedelta(days=retention_days - 1)
+
+
+# An hour's drift reports, as the hourly monitor names their folder: 20261124T13Z.
+_REPORT_HOUR = re.compile(r"^(\d{8})T([01]\d|2[0-3])Z$")
+
+
+def report_folder_day(name: str) -> date | None:
+    """The day an hour's report folder holds, or None for anything that is not one."""
+    match = _REPORT_HOUR.match(name)
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:  # 20261340T10Z: not a date, not ours
+        return None
+
+
+def expired_report_folders(names: Iterable[str], cutoff: date) -> list[str]:
+    """The hour folders among `names` whose day lies before `cutoff`, oldest first; any
+    other name (a file of the operator's, a web server's index) is never expired."""
+    days = {name: report_folder_day(name) for name in names}
+    return sorted(name for name, day in days.items() if day is not None and day < cutoff)
+
+
+def prune_reports(reports_dir: Path, cutoff: date) -> list[str]:
+    """Delete the hour folders of drift reports before `cutoff` (see retention_cutoff);
+    return the names deleted. A folder that cannot be deleted is logged and left for the
+    next prune; nothing but real folders named like an hour is touched."""
+    if not reports_dir.is_dir():
+        return []
+    folders = [
+        entry.name for entry in reports_dir.iterdir() if entry.is_dir() and not entry.is_symlink()
+    ]
+    deleted = []
+    for name in expired_report_folders(folders, cutoff):
+        try:
+            shutil.rmtree(reports_dir / name)
+        except OSError as error:
+            log.warning("drift reports %s not deleted: %s", reports_dir / name, error)
+            continue
+        deleted.append(name)
+    return deleted
