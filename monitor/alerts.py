@@ -13,6 +13,14 @@ the notifications (monitor.core.queries.notifications):
   of the same station-hour is the same incident) is held back the same way.
   A resolve is sent whenever the trigger was, so paging tools close their incidents.
 - "skipped" results (too little data) change nothing.
+- A station that has sent nothing for `resolve_after_ok_hours` hours hands its open
+  alerts over to `no_data` (which fires for the silence where frames are expected): they
+  resolve with the reason "no data since ...", at the hour the silence began, instead of
+  firing for ever on the last hour that was judged (`hand_over_silent`). A retired station
+  (`beltwatch station retire`) resolves them all, no_data included, with that reason.
+- A channel configured after an alert fired (no receiver then, or a route added) gets the
+  alert's trigger on its next firing hour, if the alert started within
+  `notify_max_age_hours`; an older one reaches it with its next repeat.
 - Applying an hour again changes nothing: episodes remember the last hour they took in
   and only move forward, the outbox is unique on (alert, channel, event, hour), and at
   most one episode per fingerprint can be open (a partial unique index), whatever
@@ -27,10 +35,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection, Row, RowMapping
 
 from monitor.core.queries import alerts as episodes
-from monitor.core.queries.notifications import queue_notification
+from monitor.core.queries import stations
+from monitor.core.queries.notifications import queue_notification, triggered_channels
 from monitor.core.queries.silences import active_silences
 from monitor.core.settings import Settings
 from monitor.notifiers.base import AlertNotice, Event
@@ -45,9 +54,13 @@ class Change:
     """What applying one result did (for logs, the CLI and tests)."""
 
     fingerprint: str
-    alert_id: int
+    alert_id: int | None  # None: left alone (taken_in)
     event: str | None  # "trigger", "repeat", "resolve" or None (updated, nothing sent)
-    silenced: bool = False
+    silenced: bool = False  # a silence held its notification back
+    inhibited: bool = False  # held back as the same incident as another alert
+    taken_in: datetime | None = None  # left alone: its alert has already taken in this hour
+    late_channels: tuple[str, ...] = ()  # channels that got the trigger they never had
+    reason: str | None = None  # why it resolved without an ok hour ("no data since ...")
 
 
 @dataclass(frozen=True)
@@ -133,21 +146,100 @@ def apply_results(
     changes = []
     for result in results:
         seen = latest.get(result.fingerprint)
-        if result.state == "skipped" or (seen is not None and seen >= hour):
+        if result.state == "skipped":
+            continue
+        if seen is not None and seen >= hour:
+            changes.append(Change(result.fingerprint, None, None, taken_in=seen))
             continue
         row = open_rows.get(result.fingerprint)
         # An inhibited alert (rules.diagnose: the same incident as another firing alert)
         # is held back like a silenced one: its trigger goes out only if it outlives that.
-        quiet = is_silenced(silences, result.rule, result.station_id) or bool(
-            result.evidence.get("inhibited_by")
-        )
-        decision = decide(_episode(row), result.state, hour, quiet, settings)
+        silenced = is_silenced(silences, result.rule, result.station_id)
+        inhibited = bool(result.evidence.get("inhibited_by"))
+        decision = decide(_episode(row), result.state, hour, silenced or inhibited, settings)
         if decision is None:
             continue
         change = _write(conn, hour, result, row, decision, settings)
         if change is not None:
-            changes.append(replace(change, silenced=quiet))
+            changes.append(replace(change, silenced=silenced, inhibited=inhibited))
     return changes
+
+
+def hand_over_silent(
+    conn: Connection, hour: datetime, retired: dict[str, datetime], settings: Settings
+) -> list[Change]:
+    """Resolve the open alerts of stations that fell silent (see the module's docstring):
+    those of a station with no frame for `resolve_after_ok_hours` hours up to `hour`
+    (no_data's own excepted: it speaks of the silence), and every one of a station retired
+    by the end of `hour`. Run after apply_results; an alert that has taken in `hour` or a
+    later one is left alone (episodes only move forward)."""
+    rows = [
+        row
+        for row in episodes.firing_alerts(conn)
+        if row["station_id"] is not None and (row["last_evaluated_at"] or row["started_at"]) < hour
+    ]
+    if not rows:
+        return []
+    end = hour + timedelta(hours=1)
+    last = stations.last_seen(conn, {row["station_id"] for row in rows}, hour)
+    changes = []
+    for row in rows:
+        station = row["station_id"]
+        gone = retired.get(station)
+        if gone is not None and gone < end:
+            since, reason = gone, f"station {station} retired {gone:%Y-%m-%d %H:%MZ}"
+        else:
+            seen = last.get(station)
+            since = (seen if seen is not None else row["started_at"]) + timedelta(hours=1)
+            if row["rule"] == "no_data" or end - since < timedelta(
+                hours=settings.resolve_after_ok_hours
+            ):
+                continue
+            reason = f"no data since {since:%Y-%m-%d %H:%MZ}"
+        changes.append(
+            _resolve_for(conn, hour, row, max(since, row["started_at"]), reason, settings)
+        )
+    return changes
+
+
+def _resolve_for(
+    conn: Connection,
+    hour: datetime,
+    row: RowMapping,
+    resolved_at: datetime,
+    reason: str,
+    settings: Settings,
+) -> Change:
+    """Resolve an episode no result of `hour` speaks for, with the reason; its resolve goes
+    out whenever its trigger did."""
+    evidence = {**(row["evidence"] or {}), "resolved_reason": reason}
+    episodes.update_episode(
+        conn,
+        row["id"],
+        status="resolved",
+        resolved_at=resolved_at,
+        last_evaluated_at=hour,
+        evidence=evidence,
+    )
+    log.warning("alert resolved: %s (%s)", row["fingerprint"], reason)
+    event: Event | None = "resolve" if row["last_notified_at"] is not None else None
+    if event is not None:
+        worst = evidence.get("worst_hour") or {}
+        notice = AlertNotice(
+            alert_id=row["id"],
+            fingerprint=row["fingerprint"],
+            rule=row["rule"],
+            station_id=row["station_id"],
+            severity=row["severity"],
+            event=event,
+            summary=f"{worst.get('summary') or row['summary']} (resolved: {reason})",
+            evidence=evidence,
+            hour=hour,
+            started_at=row["started_at"],
+            resolved_at=resolved_at,
+        )
+        _queue(conn, notice, settings)
+    return Change(row["fingerprint"], row["id"], event, reason=reason)
 
 
 def _episode(row: Row | None) -> Episode | None:
@@ -201,9 +293,41 @@ def _write(
             values |= {"status": "resolved", "resolved_at": decision.resolved_at}
             log.warning("alert resolved: %s", row.fingerprint)
         episodes.update_episode(conn, alert_id, **values)
+    late: tuple[str, ...] = ()
+    if decision.step is Step.FIRING and decision.event != "trigger" and decision.last_notified_at:
+        late = _late_trigger(conn, alert_id, started_at, hour, result, row, decision, settings)
     if decision.event is not None:
-        _queue(conn, _notice(alert_id, started_at, hour, result, row, decision), settings)
-    return Change(result.fingerprint, alert_id, decision.event)
+        notice = _notice(alert_id, started_at, hour, result, row, decision)
+        _queue(conn, notice, settings, skip=late)
+    return Change(result.fingerprint, alert_id, decision.event, late_channels=late)
+
+
+def _late_trigger(
+    conn: Connection,
+    alert_id: int,
+    started_at: datetime,
+    hour: datetime,
+    result: RuleResult,
+    row: Row | None,
+    decision: Decision,
+    settings: Settings,
+) -> tuple[str, ...]:
+    """Queue this firing alert's trigger on each channel that should have it and never got
+    it (configured after it fired), if it started within notify_max_age_hours; return
+    those channels (this hour's repeat skips them: the trigger says it all)."""
+    age = hour + timedelta(hours=1) - started_at
+    if age > timedelta(hours=settings.notify_max_age_hours):
+        return ()
+    wanted = channels_for(settings, result.rule, result.severity, result.station_id, "trigger")
+    had = triggered_channels(conn, alert_id)
+    missing = tuple(channel for channel in wanted if channel not in had)
+    if missing:
+        notice = replace(
+            _notice(alert_id, started_at, hour, result, row, decision), event="trigger"
+        )
+        _queue(conn, notice, settings, only=missing)
+        log.warning("alert %s: trigger queued late on %s", result.fingerprint, ", ".join(missing))
+    return missing
 
 
 def with_worst_hour(
@@ -262,10 +386,19 @@ def _notice(
     )
 
 
-def _queue(conn: Connection, notice: AlertNotice, settings: Settings) -> None:
-    """One outbox row per channel the routes pick."""
+def _queue(
+    conn: Connection,
+    notice: AlertNotice,
+    settings: Settings,
+    *,
+    only: tuple[str, ...] | None = None,
+    skip: tuple[str, ...] = (),
+) -> None:
+    """One outbox row per channel the routes pick (of `only`, if given; not those in `skip`)."""
     payload = notice.to_json()
     for channel in channels_for(
         settings, notice.rule, notice.severity, notice.station_id, notice.event
     ):
+        if channel in skip or (only is not None and channel not in only):
+            continue
         queue_notification(conn, notice.alert_id, channel, notice.event, notice.hour, payload)

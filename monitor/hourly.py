@@ -2,7 +2,8 @@
 
     rollup (one SQL aggregate) -> provisional references for new stations -> windows ->
     rules (station by station, and the whole site) -> diagnosis -> drift reports ->
-    alert episodes and outbox rows -> `monitor_runs` marks the hour done
+    alert episodes and outbox rows -> silent and retired stations' alerts handed over ->
+    `monitor_runs` marks the hour done
 
 One replica works at a time: `run_due` holds a session-level advisory lock on a
 connection of its own for the whole run, and replicas that find it held skip. An hour is
@@ -24,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
 
-from monitor.alerts import Change, apply_results
+from monitor.alerts import Change, apply_results, hand_over_silent
 from monitor.calibration import Limits
-from monitor.core.queries import rollups, runs
+from monitor.core.exceptions import HourNotClosed
+from monitor.core.queries import rollups, runs, stations
 from monitor.core.settings import Settings
 from monitor.reference import ensure_provisional, load_references, site_reference
 from monitor.rules import diagnose, evaluate_all
@@ -112,7 +114,9 @@ def _evaluate(
             results += evaluate_all(window, references.get(window.station_id), settings)
     results = diagnose(results)
     results = [_with_report(result, hour, settings) for result in results]
-    return results, apply_results(conn, hour, results, settings)
+    changes = apply_results(conn, hour, results, settings)
+    retired = {s: row["retired_at"] for s, row in stations.retirements(conn).items()}
+    return results, changes + hand_over_silent(conn, hour, retired, settings)
 
 
 def _add_provisional(
@@ -231,9 +235,18 @@ def run_range(
     *,
     redo: bool = False,
     stop: threading.Event | None = None,
+    now: datetime | None = None,
 ) -> RunOutcome:
     """Process the hours in [since, until) (backfill): those not done or reached by late
-    rows since; every hour with `redo`. A set `stop` ends the run after the hour in hand."""
+    rows since; every hour with `redo`. A set `stop` ends the run after the hour in hand.
+
+    An hour that has not closed by `now` is refused (HourNotClosed), before anything is
+    done: its data is still arriving, and an alert opened there would be dated ahead of
+    every hour real traffic can bring to resolve it."""
+    open_hour = floor_hour(now or datetime.now(UTC))
+    if until > open_hour:
+        first_open = max(floor_hour(since), open_hour)
+        raise HourNotClosed(first_open, open_hour - timedelta(hours=1))
     with hourly_lock(engine) as got:
         if not got:
             return RunOutcome(skipped=True)

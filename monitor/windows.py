@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy import Connection, RowMapping
 
 from monitor.core.queries import predictions, rollups
+from monitor.core.queries import stations as stations_q
 from monitor.core.queries.rollups import SITE
 from monitor.core.vocabulary import CLASSES
 from monitor.rules.base import SAMPLE_COLUMNS, HourSummary, Pool, Reference, Window
@@ -49,11 +50,23 @@ def hour_windows(
     """A window per station that sent frames this hour, has a reference or sent frames in
     the last EXPECTED_DAYS + 1 days (no_data needs the silent ones), plus the site-wide
     window (station_id None). The hour's rollups must be written. A station with frames
-    but fewer than `min_predictions` this hour gets a Pool (the module's docstring)."""
+    but fewer than `min_predictions` this hour gets a Pool (the module's docstring).
+
+    A silent station is left out when nothing could be expected of it: it did not exist
+    yet (its first frame came after this hour: an older hour processed again), or it was
+    retired by the end of this hour (`beltwatch station retire`)."""
     rows = rollups.hour_rows(conn, hour)
     # A day more than the expectation reads, so that a week ago can count as a known 0.
     volumes = rollups.hourly_volumes(conn, hour - timedelta(days=EXPECTED_DAYS + 1), hour)
-    stations = sorted((set(rows) | set(references) | set(volumes)) - {SITE})
+    born = stations_q.first_seen(conn)
+    retired = {s: row["retired_at"] for s, row in stations_q.retirements(conn).items()}
+    end = hour + timedelta(hours=1)
+    stations = sorted(
+        station
+        for station in (set(rows) | set(references) | set(volumes)) - {SITE}
+        if station in rows
+        or not (born.get(station, hour) >= end or retired.get(station, end) < end)
+    )
     history = rollups.station_history(conn, hour, stations, HISTORY_HOURS)
     windows = []
     for station in stations:

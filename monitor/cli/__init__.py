@@ -17,6 +17,7 @@ from monitor.cli.monitor import monitor_app
 from monitor.cli.settings import show_settings
 from monitor.cli.silence import silence_app
 from monitor.cli.simulate import simulate_command
+from monitor.cli.station import station_app
 from monitor.cli.worker import worker_app
 
 app.command("settings")(show_settings)
@@ -25,6 +26,7 @@ app.add_typer(worker_app, name="worker")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(silence_app, name="silence")
+app.add_typer(station_app, name="station")
 app.add_typer(alerts_app, name="alerts")
 app.command("dashboard")(dashboard)
 app.command("simulate")(simulate_command)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated, Any
 
 import typer
 
-from monitor.cli.common import engine_for, fail, parse_time, settings_from
+from monitor.cli.common import engine_for, fail, login_name, parse_time, settings_from
 
 baseline_app = typer.Typer(help="Reference profiles of the stations.", no_args_is_help=True)
 
@@ -29,7 +28,7 @@ def baseline_set(
     from monitor.reference import NoData, build_reference
 
     settings = settings_from(ctx)
-    set_by = (by if by is not None else _login_name()).strip()
+    set_by = (by if by is not None else login_name()).strip()
     if not set_by:
         raise fail("no name to record with the reference: pass --by NAME")
     with engine_for(settings) as engine, engine.begin() as conn:
@@ -64,15 +63,6 @@ def baseline_show(
     if reference is None or stored is None:
         raise fail(f"station {station} has no reference profile; `beltwatch baseline set`")
     _print_reference(reference, stored)
-
-
-def _login_name() -> str:
-    """The login name `--by` defaults to; '' where the system has none (a container's
-    numeric user), and the command then asks for `--by`."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return ""
 
 
 def _print_reference(reference, stored: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ command and time parsing."""
 from __future__ import annotations
 
 import contextlib
+import getpass
 import logging
 import re
 import traceback
@@ -223,6 +224,15 @@ def settings_from(ctx: typer.Context) -> Settings:
 def config_path(ctx: typer.Context) -> Path | None:
     """The settings file given by `--config` or BELTWATCH_CONFIG, if any."""
     return ctx.obj.config if ctx.obj else None
+
+
+def login_name() -> str:
+    """The login name a command's `--by` defaults to; '' where the system has none (a container's
+    numeric user), and the command then asks for `--by`."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def fail(message: str) -> typer.Exit:

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli.common import engine_for, parse_time, settings_from
+from monitor.core.exceptions import HourNotClosed
 from monitor.core.settings import Settings
 
 if TYPE_CHECKING:
+    from monitor.alerts import Change
     from monitor.hourly import RunOutcome
 
 monitor_app = typer.Typer(help="The hourly monitor: rollups, rules, alerts.", no_args_is_help=True)
@@ -30,13 +32,45 @@ def _print_hours(outcome: RunOutcome) -> None:
         for result in hour.results:
             if result.state == "skipped" and "error" in result.evidence:
                 typer.secho(f"    [rule failed] {result.summary}", fg=typer.colors.RED)
-        for change in hour.changes:
-            if change.event:
-                typer.echo(f"    -> {change.event}: {change.fingerprint}")
+        for line in change_lines(hour.changes):
+            typer.echo(f"    {line}")
     if outcome.stopped:
         typer.echo("stopped: the hours after these are not done; they are due next run")
     elif not outcome.hours:
         typer.echo("no hour due")
+
+
+def change_lines(changes: list[Change]) -> list[str]:
+    """What an hour did to the alerts and what it held back, one line each; an hour
+    processed again says which alerts it left as they were, and why."""
+    lines = []
+    left = []
+    for change in changes:
+        if change.taken_in is not None:
+            left.append(change)
+            continue
+        if change.late_channels:
+            late = ", ".join(change.late_channels)
+            lines.append(f"-> trigger (late, on {late}, configured since): {change.fingerprint}")
+        if change.event and change.reason:
+            lines.append(f"-> {change.event}: {change.fingerprint} ({change.reason})")
+        elif change.event:
+            lines.append(f"-> {change.event}: {change.fingerprint}")
+        elif change.reason:
+            lines.append(f"-> resolved, nothing to send: {change.fingerprint} ({change.reason})")
+        elif change.silenced:
+            lines.append(f"-> held back by a silence: {change.fingerprint}")
+        elif change.inhibited:
+            lines.append(f"-> held back, the same incident as another alert: {change.fingerprint}")
+    if left:
+        newest = max(change.taken_in for change in left if change.taken_in is not None)
+        names = ", ".join(change.fingerprint for change in left)
+        lines.append(
+            f"(processed again: rollups rewritten; {len(left)} alert(s) left as they were, "
+            f"having taken in hours up to {newest:%Y-%m-%dT%H:%MZ} (alerts only move "
+            f"forward): {names})"
+        )
+    return lines
 
 
 def _check_receivers(settings: Settings) -> None:
@@ -79,9 +113,12 @@ def monitor_once(
             outcome = run_due(engine, settings, stop=stop)
         else:
             start = parse_time(hour, "--hour")
-            outcome = run_range(
-                engine, settings, start, start + timedelta(hours=1), redo=True, stop=stop
-            )
+            try:
+                outcome = run_range(
+                    engine, settings, start, start + timedelta(hours=1), redo=True, stop=stop
+                )
+            except HourNotClosed as error:
+                raise typer.BadParameter(str(error), param_hint="--hour") from None
     _print_hours(outcome)
     if any(not h.ok for h in outcome.hours):
         raise typer.Exit(1)
@@ -96,6 +133,8 @@ def monitor_backfill(
 ) -> None:
     """Process the hours in [--since, --until) that are not done yet (SIGTERM stops after
     the hour in hand)."""
+    from datetime import timedelta
+
     from monitor.hourly import run_range
     from monitor.scheduler import stop_on_signals
 
@@ -103,7 +142,14 @@ def monitor_backfill(
     _check_receivers(settings)
     first, end = parse_time(since, "--since"), parse_time(until, "--until")
     with stop_on_signals() as stop, engine_for(settings) as engine:
-        outcome = run_range(engine, settings, first, end, redo=redo, stop=stop)
+        try:
+            outcome = run_range(engine, settings, first, end, redo=redo, stop=stop)
+        except HourNotClosed as error:
+            raise typer.BadParameter(
+                f"{error}; end the range at "
+                f"{error.last_closed + timedelta(hours=1):%Y-%m-%dT%H:%MZ} at the latest",
+                param_hint="--until",
+            ) from None
     _print_hours(outcome)
     if any(not h.ok for h in outcome.hours):
         raise typer.Exit(1)

@@ -45,3 +45,21 @@ class SpoolLocked(BeltwatchError):
 
 class DatabaseError(BeltwatchError):
     """The database could not be reached or prepared; the message says which and why."""
+
+
+class HourNotClosed(BeltwatchError, ValueError):
+    """An hour was asked for that has not closed yet: its data is still arriving, and an
+    episode opened there could never be resolved by real traffic (episodes only move
+    forward). `last_closed` is the latest hour that may be processed."""
+
+    def __init__(self, hour: object, last_closed: object) -> None:
+        self.hour, self.last_closed = hour, last_closed
+        super().__init__(
+            f"{_iso(hour)} has not closed yet: the latest hour that can be processed is "
+            f"{_iso(last_closed)}"
+        )
+
+
+def _iso(moment: object) -> str:
+    strftime = getattr(moment, "strftime", None)
+    return strftime("%Y-%m-%dT%H:%MZ") if strftime else str(moment)

@@ -167,7 +167,11 @@ def test_applying_an_hour_again_queues_nothing_new(engine, settings) -> None:
     with engine.begin() as conn:
         apply_results(conn, DAY, [result("firing")], settings)
         again = apply_results(conn, DAY, [result("firing")], settings)
-    assert again == [] and len(outbox(engine)) == 1
+    # Nothing new, and it says so: the alert has already taken in this hour.
+    assert [(c.fingerprint, c.event, c.taken_in) for c in again] == [
+        ("critical_rate:S1", None, DAY)
+    ]
+    assert len(outbox(engine)) == 1
 
 
 # -- the notice ------------------------------------------------------------------------
@@ -231,9 +235,9 @@ def test_an_inhibited_alert_is_kept_but_sent_only_if_it_outlives_its_inhibitor(
         first = apply_results(conn, DAY, both, settings)
         # The spike ends, the mix stays moved: now it is news of its own.
         second = apply_results(conn, DAY + hours(1), diagnose([result("ok"), mix]), settings)
-    assert [(c.fingerprint, c.event, c.silenced) for c in first] == [
-        ("critical_rate:S1", "trigger", False),
-        ("class_drift:S1", None, True),
+    assert [(c.fingerprint, c.event, c.silenced, c.inhibited) for c in first] == [
+        ("critical_rate:S1", "trigger", False, False),
+        ("class_drift:S1", None, False, True),
     ]
     assert [(c.fingerprint, c.event) for c in second] == [
         ("critical_rate:S1", None),

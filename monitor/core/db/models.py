@@ -221,6 +221,18 @@ class Silence(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
+class StationRetirement(Base):
+    """A station taken out of service on purpose (`beltwatch station retire`): from
+    `retired_at` on, its silence is no fault (no `no_data`) and its open alerts resolve."""
+
+    __tablename__ = "station_retirements"
+
+    station_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(Timestamp)
+    retired_by: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(Text, server_default=text("''"))
+
+
 class Notification(Base):
     """An outbox entry: one message for one channel, delivered at most once by a dispatcher."""
 

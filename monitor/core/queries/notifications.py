@@ -47,6 +47,19 @@ def queue_notification(
     )
 
 
+def triggered_channels(conn: Connection, alert_id: int) -> set[str]:
+    """The channels a trigger of this alert was ever queued on (whatever its state now)."""
+    return set(
+        conn.execute(
+            text(
+                "SELECT DISTINCT channel FROM notifications "
+                "WHERE alert_id = :id AND event = 'trigger'"
+            ),
+            {"id": alert_id},
+        ).scalars()
+    )
+
+
 def claim_next_due(conn: Connection, now: datetime) -> RowMapping | None:
     """The oldest pending row due by `now` that no other transaction holds and that no
     earlier pending row of the same alert and channel waits before, locked."""
