@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -84,12 +85,50 @@ def _check_receivers(settings: Settings) -> None:
 @monitor_app.command("run")
 def monitor_run(ctx: typer.Context) -> None:
     """Run the hourly monitor until SIGTERM (catches up missed hours at start)."""
+    from monitor.core.db.engine import redacted
     from monitor.scheduler import run_forever
 
     settings = settings_from(ctx)
     _check_receivers(settings)
     with engine_for(settings) as engine:
+        for line, warn in monitor_banner(settings, redacted(engine.url), datetime.now(UTC)):
+            typer.secho(line, fg=typer.colors.YELLOW if warn else None, err=warn)
         run_forever(engine, settings)
+
+
+def monitor_banner(settings: Settings, database: str, now: datetime) -> list[tuple[str, bool]]:
+    """What `monitor run` says at start, without -v: its schedule and next run, what it
+    catches up, its database (password masked) and its receivers; (line, is a warning)."""
+    from monitor.notifiers import RECEIVERS
+    from monitor.routing import configured_channels
+
+    next_run = now.astimezone(UTC).replace(minute=settings.monitor_minute, second=0, microsecond=0)
+    if next_run <= now:
+        next_run += timedelta(hours=1)
+    lines = [
+        (
+            f"beltwatch monitor: every hour at minute {settings.monitor_minute:02d} (UTC); "
+            f"next run {next_run:%Y-%m-%dT%H:%MZ}; catches up to "
+            f"{settings.monitor_catchup_hours} missed hours at start",
+            False,
+        ),
+        (f"database {database}", False),
+    ]
+    channels = configured_channels(settings)
+    if channels:
+        routes = len(settings.alert_routes)
+        routed = f" ({routes} route(s) pick among them)" if routes else ""
+        lines.append((f"receivers: {', '.join(channels)}{routed}", False))
+    else:
+        setting_names = ", ".join(f"BELTWATCH_{r.setting.upper()}" for r in RECEIVERS)
+        lines.append(
+            (
+                "warning: no receiver configured: alerts are recorded (dashboard, "
+                f"`beltwatch alerts list`) but sent nowhere; set one of {setting_names}",
+                True,
+            )
+        )
+    return lines
 
 
 @monitor_app.command("once")
@@ -101,8 +140,6 @@ def monitor_once(
     ] = None,
 ) -> None:
     """Process one hour now (or every due hour; SIGTERM stops after the hour in hand)."""
-    from datetime import timedelta
-
     from monitor.hourly import run_due, run_range
     from monitor.scheduler import stop_on_signals
 
@@ -133,8 +170,6 @@ def monitor_backfill(
 ) -> None:
     """Process the hours in [--since, --until) that are not done yet (SIGTERM stops after
     the hour in hand)."""
-    from datetime import timedelta
-
     from monitor.hourly import run_range
     from monitor.scheduler import stop_on_signals
 

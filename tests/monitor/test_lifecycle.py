@@ -242,3 +242,27 @@ def test_an_alert_older_than_notify_max_age_waits_for_its_repeat(db_url, engine,
     # due at 04:00 (4 hours after it "went out" to no one) goes to the new channel.
     spike = [row[1:] for row in outbox(engine) if row[0] == "critical_rate:S1"]
     assert spike == [("repeat", DAY2 + timedelta(hours=4))]
+
+
+# -- 3: the monitor announces itself ----------------------------------------------------------
+
+
+def test_monitor_run_announces_schedule_database_and_receivers(settings) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.cli.monitor import monitor_banner
+
+    now = datetime(2026, 12, 5, 6, 40, tzinfo=UTC)
+    lines = monitor_banner(settings, "postgresql+psycopg://bw:***@db/beltwatch", now)
+    text_ = "\n".join(line for line, _ in lines)
+    assert "every hour at minute 05 (UTC); next run 2026-12-05T07:05Z" in text_
+    assert "catches up to 48 missed hours" in text_
+    assert "database postgresql+psycopg://bw:***@db/beltwatch" in text_
+    assert "receivers: webhook" in text_ and not any(warn for _, warn in lines)
+    at_five = monitor_banner(settings, "x", datetime(2026, 12, 5, 6, 5, tzinfo=UTC))
+    assert "next run 2026-12-05T07:05Z" in at_five[0][0]  # 06:05 itself has begun
+
+    nobody = monitor_banner(settings.model_copy(update={"webhook_url": None}), "x", now)
+    warning = [line for line, warn in nobody if warn]
+    assert len(warning) == 1 and "no receiver configured" in warning[0]
+    assert "BELTWATCH_SLACK_WEBHOOK_URL" in warning[0]
