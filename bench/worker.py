@@ -10,10 +10,13 @@ ResNet-18-sized ONNX model exported for the benchmark (needs the `train` extra).
 Database: --url / BELTWATCH_DATABASE_URL, else an embedded PostgreSQL in a temporary
 directory; a scratch database is created and dropped.
 
-beltwatch:  OpenCV decode -> one chain of halvings + INTER_LINEAR to the 224 statistics copy
-            and the model input (inference.prepare's steps, timed one by one) -> OpenCV
-            statistics -> normalise -> ONNX Runtime -> PredictionLog.log() (spool append;
-            COPY in a thread)
+beltwatch:  OpenCV decode, a JPEG already reduced by the halvings the chain needs (DCT
+            scaling: 1/2 for 1280x960) -> the rest of the chain of halvings + INTER_LINEAR to
+            the 224 statistics copy and the model input (inference.prepare's steps, timed
+            one by one) -> OpenCV statistics -> normalise -> ONNX Runtime ->
+            PredictionLog.log() (spool append; COPY in a thread)
+full decode: the same, decoding every JPEG in full first (the path before issue 16), run
+            in alternating blocks with the one above so both see the same machine
 baseline:   Pillow decode -> Pillow resize -> numpy float statistics -> same model ->
             one ORM insert + commit per prediction
 --hostile:  a real worker process (`beltwatch worker http`, run from --repo, so another
@@ -52,7 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference.classifier import Classifier
 from inference.frames import decode, downscale
-from inference.imagestats import STATS_SIZE, ImageStats, compute_resized
+from inference.imagestats import STATS_SIZE, TILE_MAX_SIDE, ImageStats, compute_resized
+from inference.prepare import prepare
 from inference.training.synth import generate
 from monitor.core.db import migrate
 from monitor.core.db.engine import create_database, libpq_dsn, make_engine, start_embedded
@@ -150,12 +154,21 @@ def timed(timer: Timer, stage: str, fn: Callable, *args: object) -> object:
     return result
 
 
-def run_beltwatch(frames: list[bytes], n: int, clf: Classifier, plog: PredictionLog) -> Timer:
-    t: Timer = {}
+def run_beltwatch(
+    frames: list[bytes],
+    n: int,
+    clf: Classifier,
+    plog: PredictionLog,
+    *,
+    reduced: bool = True,
+    t: Timer | None = None,
+) -> Timer:
+    t = {} if t is None else t
     size = clf.input_size
+    wanted = ((STATS_SIZE, size), TILE_MAX_SIDE) if reduced else None
     for i in range(n):
         data = frames[i % len(frames)]
-        rgb = timed(t, "decode", decode, data)
+        rgb = timed(t, "decode", lambda d: decode(d, reduce_for=wanted), data)
         squares, reduced = timed(t, "resize", downscale, rgb, (STATS_SIZE, size))
         stats = timed(t, "statistics", compute_resized, squares[STATS_SIZE], reduced)
         batch = timed(t, "preprocess", clf.preprocess, squares[size][None])
@@ -186,6 +199,17 @@ def run_baseline(frames: list[bytes], n: int, clf: Classifier, engine) -> Timer:
 
         timed(t, "log", insert)
     return t
+
+
+def same_classes(frames: list[bytes], clf: Classifier) -> tuple[int, int, float]:
+    """(frames whose class is the same by both paths, frames, largest probability change)."""
+    size = clf.input_size
+    full = np.stack([downscale(decode(f), (STATS_SIZE, size)).squares[size] for f in frames])
+    reduced = np.stack([prepare(f, size).model_input for f in frames])
+    before, after = clf.predict(full), clf.predict(reduced)
+    same = sum(a == b for a, b in zip(before.classes, after.classes, strict=True))
+    change = float(np.abs(before.probabilities - after.probabilities).max())
+    return same, len(frames), change
 
 
 def _by_class(clf: Classifier, logits: np.ndarray) -> dict[str, float]:
@@ -388,8 +412,15 @@ def main() -> None:
                 f"from {model.name}; frames 1280x960 JPEG ~{kib:.0f} KiB; {os.cpu_count()} CPUs"
             )
             plog = PredictionLog(url, load_settings(spool_dir=Path(tmp) / "spool"), name="bench")
-            ours = run_beltwatch(frames, args.frames, clf, plog)
+            ours: Timer = {}
+            full: Timer = {}
+            block = 100
+            for done in range(0, args.frames, block):  # alternate: the same machine for both
+                count = min(block, args.frames - done)
+                run_beltwatch(frames, count, clf, plog, reduced=True, t=ours)
+                run_beltwatch(frames, count, clf, plog, reduced=False, t=full)
             assert plog.close(timeout=120)
+            agree = same_classes(frames, clf)
             base = run_baseline(frames, args.baseline_frames, clf, engine)
         finally:
             engine.dispose()
@@ -397,7 +428,14 @@ def main() -> None:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     ours_total = report("beltwatch", ours)
+    full_total = report("beltwatch with a full decode (the path before issue 16)", full)
     base_total = report("baseline (Pillow, numpy, one ORM insert per prediction)", base)
+    print(
+        f"\nfull decode / reduced decode per image: {full_total / ours_total:.2f}x "
+        f"(decode p50 {np.median(full['decode']) * 1e6:.0f} -> "
+        f"{np.median(ours['decode']) * 1e6:.0f} us); same class for {agree[0]} of {agree[1]} "
+        "frames of the set, largest probability change {:.4f}".format(agree[2])
+    )
     stats_resize = np.median(np.add(ours["statistics"], ours["resize"])) * 1e6
     stats_only = np.median(ours["statistics"]) * 1e6
     share = (np.median(ours["statistics"]) + np.median(ours["log"])) / ours_total

@@ -17,6 +17,12 @@ Every frame leaves this module as an HxWx3 uint8 RGB array, C-contiguous. Decisi
 - Grey and palette images are expanded to RGB; 16-bit samples keep their high byte (v >> 8).
   (Pillow would clip a 16-bit grey PNG to 255 instead.)
 - Only JPEG, PNG, BMP and WebP are accepted: the formats whose headers are checked here.
+- A JPEG is decoded at the size it is needed (`decode(..., reduce_for=...)`): libjpeg scales
+  in the DCT domain by 1/2, 1/4 or 1/8 at a fraction of a full decode's cost (1280x960 at
+  1/2: 2.2 ms against 3.3 ms here), and `downscale` would only have halved the full image
+  down to that size anyway. The reduction is the number of halvings `downscale` makes
+  before it takes its first image (planned_halvings), so a 2560x1920 camera and a 1280x960
+  one reach the statistics through the same 640x480 copy. Other formats decode in full.
 """
 
 from __future__ import annotations
@@ -50,15 +56,39 @@ class Header(NamedTuple):
     complete: bool  # the data reaches the end of the image
 
 
-def decode(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+# libjpeg's DCT scalings, by the number of halvings they stand for. OpenCV spells "reduced,
+# colour" as REDUCED_COLOR_n = REDUCED_GRAYSCALE_n | IMREAD_COLOR (BGR); for RGB the
+# reduction bits go with IMREAD_COLOR_RGB instead.
+_JPEG_REDUCED = {
+    1: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+    2: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    3: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+}
+
+
+def decode(
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    reduce_for: tuple[Collection[int], int] | None = None,
+) -> np.ndarray:
     """Decode JPEG, PNG, BMP or WebP bytes to an HxWx3 uint8 RGB array (EXIF orientation
     applied, alpha dropped); raise BadFrame if the data is empty, unsupported, too large,
-    truncated or corrupt."""
+    truncated or corrupt.
+
+    `reduce_for=(sizes, max_side)`: the frame is wanted only for `downscale(rgb, sizes,
+    max_side=max_side)`, so a JPEG is decoded already reduced by the halvings that call
+    would make first (planned_halvings; at most 1/8)."""
     if not isinstance(data, bytes):
         data = bytes(data)  # bytearray or memoryview: the parsers need bytes.rfind
     fmt, header = check_header(data, max_pixels=max_pixels)
+    flags = cv2.IMREAD_COLOR_RGB
+    if fmt == "JPEG" and reduce_for is not None:
+        halvings = min(3, planned_halvings(header.width, header.height, *reduce_for))
+        if halvings:
+            flags |= _JPEG_REDUCED[halvings]
     try:
-        rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+        rgb = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as exc:
         raise BadFrame("corrupt", f"OpenCV could not decode the {fmt} data: {exc.err}") from exc
     if rgb is None:
@@ -166,6 +196,17 @@ def _to_square(rgb: np.ndarray, size: int) -> np.ndarray:
     if rgb.shape[:2] == (size, size):
         return rgb
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def planned_halvings(width: int, height: int, sizes: Collection[int], max_side: int) -> int:
+    """How many times `downscale(rgb, sizes, max_side=max_side)` halves a width x height
+    frame before it takes its first image (the largest square, or the reduced copy): what
+    the decoder may do for it."""
+    largest = max(sizes)
+    halvings = 0
+    while max(width, height) > max_side and min(width, height) >= 2 * largest:
+        width, height, halvings = width // 2, height // 2, halvings + 1
+    return halvings
 
 
 class Downscaled(NamedTuple):

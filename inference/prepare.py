@@ -4,8 +4,9 @@ The one place the worker decodes and resizes a frame. One chain of halvings yiel
 images: the statistics' 224x224 working copy (imagestats.STATS_SIZE), the model input at
 the model's own size, and the reduced copy the tile measure looks at. The model input is
 never resized twice: a 128-input model gets `resize_for_model(frame, 128)`, exactly what
-training fed it (training/frameset.py), not the 224 copy squeezed again. Decoding at a
-reduced size (JPEG DCT scaling) belongs here too, when it comes.
+training fed it (training/frameset.py), not the 224 copy squeezed again. A JPEG is decoded
+already reduced by the chain's first halvings (JPEG DCT scaling, frames.decode's
+`reduce_for`): the chain then starts where it would have arrived.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def prepare(
 ) -> Prepared:
     """Decode (bytes) or check (an array) a frame, then take the model input at
     `model_size` and the statistics from one chain of resizes; raise BadFrame if unusable."""
+    sizes = (STATS_SIZE, model_size)
     rgb = (
         check_frame(frame)
         if isinstance(frame, np.ndarray)
-        else decode(frame, max_pixels=max_pixels)
+        else decode(frame, max_pixels=max_pixels, reduce_for=(sizes, TILE_MAX_SIDE))
     )
-    squares, reduced = downscale(rgb, (STATS_SIZE, model_size), max_side=TILE_MAX_SIDE)
+    squares, reduced = downscale(rgb, sizes, max_side=TILE_MAX_SIDE)
     return Prepared(squares[model_size], compute_resized(squares[STATS_SIZE], reduced))
