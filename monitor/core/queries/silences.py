@@ -22,9 +22,24 @@ def silences_not_over(conn: Connection, now: datetime) -> list[Row]:
     """Silences active at `now` or still to come, earliest start first."""
     return list(
         conn.execute(
-            select(_SILENCES).where(_SILENCES.c.ends_at > now).order_by(_SILENCES.c.starts_at)
+            select(_SILENCES)
+            .where(_SILENCES.c.ends_at > now)
+            .order_by(_SILENCES.c.starts_at, _SILENCES.c.id)
         )
     )
+
+
+def every_silence(conn: Connection) -> list[Row]:
+    """Every silence ever recorded, ended ones included, earliest start first."""
+    return list(conn.execute(select(_SILENCES).order_by(_SILENCES.c.starts_at, _SILENCES.c.id)))
+
+
+def silence_for_update(conn: Connection, silence_id: int) -> Row | None:
+    """One silence by id, locked until the transaction ends (so ending it cannot race
+    another end); None when there is no such silence."""
+    return conn.execute(
+        select(_SILENCES).where(_SILENCES.c.id == silence_id).with_for_update()
+    ).one_or_none()
 
 
 def add_silence(
