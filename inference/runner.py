@@ -11,21 +11,23 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
+from sqlalchemy import URL
 
 from inference.actions import Diverter, ImageStore
 from inference.capture import CaptureWindow
 from inference.classifier import Classifier
 from inference.logsafe import install_secret_filter, remove_secret_filter
 from inference.worker import Worker
-from monitor.core.db.engine import database_url
+from monitor.core.db.engine import database_url, redacted
 from monitor.core.settings import Settings
 from monitor.predlog import PredictionLog
 
@@ -33,21 +35,38 @@ log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 30.0  # at shutdown; what is left waits in the spool for the next start
 
+Announce = Callable[[str], None]
+
 
 @contextmanager
-def built_worker(settings: Settings, *, with_model: bool = True) -> Iterator[Worker]:
+def built_worker(
+    settings: Settings, *, with_model: bool = True, url: URL | None = None
+) -> Iterator[Worker]:
     """A worker with its model, prediction log, image store and diverter; closed on exit.
+    `url`: the database, when the caller resolved it already (default: from `settings`).
     While it lives, no log line shows a secret setting (httpx logs the divert URL in full)."""
     secret_filter = install_secret_filter(_secret_values(settings))
     try:
-        with _worker_parts(settings, with_model=with_model) as worker:
+        with _worker_parts(settings, url or database_url(settings), with_model) as worker:
             yield worker
     finally:
         remove_secret_filter(secret_filter)
 
 
+def worker_banner(worker: Worker, settings: Settings, url: URL) -> list[str]:
+    """What a worker says at start whatever its source: model, database (password masked)
+    and spool."""
+    model = worker.model
+    if model is None:
+        described = "model: none (predictions made elsewhere only)"
+    else:
+        size = model.input_size
+        described = f"model {model.version}, input {size}x{size}, from {settings.model_path}"
+    return [described, f"database {redacted(url)}", f"spool {settings.effective_spool_dir}"]
+
+
 @contextmanager
-def _worker_parts(settings: Settings, *, with_model: bool) -> Iterator[Worker]:
+def _worker_parts(settings: Settings, url: URL, with_model: bool) -> Iterator[Worker]:
     classifier = None
     if with_model:
         classifier = Classifier(settings.model_path, intra_op_threads=settings.inference_threads)
@@ -57,7 +76,7 @@ def _worker_parts(settings: Settings, *, with_model: bool) -> Iterator[Worker]:
             classifier.metadata.precision,
             settings.model_path,
         )
-    plog = PredictionLog(database_url(settings), settings, name="worker")
+    plog = PredictionLog(url, settings, name="worker")
     diverter = Diverter(settings.divert_url, timeout_s=settings.divert_timeout_ms / 1000)
     images = ImageStore(settings.effective_image_store_dir)
     worker = Worker(
@@ -139,13 +158,26 @@ class StopSignal:
         self.event.set()
 
 
-def run_http(settings: Settings, *, sagemaker: bool = False, port: int | None = None) -> None:
-    """Serve the HTTP source until stopped."""
+def run_http(
+    settings: Settings,
+    *,
+    sagemaker: bool = False,
+    port: int | None = None,
+    announce: Announce | None = None,
+) -> None:
+    """Serve the HTTP source until stopped; `announce` (default: the log) gets the banner
+    once the port is bound."""
     import uvicorn
 
     from inference.sources.http import create_app
 
+    say = announce or log.info
+
     class Server(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config, banner: list[str]) -> None:
+            super().__init__(config)
+            self.banner = banner  # the worker's lines, said after the address
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             # Our handlers, not uvicorn's: uvicorn re-raises the signal once it has shut
@@ -159,7 +191,15 @@ def run_http(settings: Settings, *, sagemaker: bool = False, port: int | None = 
             event.wait()
             self.should_exit = True  # uvicorn drains in-flight requests, then lifespan ends
 
-    with built_worker(settings) as worker:
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:  # bound, so the address is true (uvicorn exits if it is not)
+                host, bound_port = self.servers[0].sockets[0].getsockname()[:2]
+                for line in _http_banner(host, bound_port, sagemaker, settings) + self.banner:
+                    say(line)
+
+    url = database_url(settings)
+    with built_worker(settings, url=url) as worker:
         app = create_app(worker, settings, sagemaker=sagemaker)
         bind_port = port or (8080 if sagemaker else settings.worker_port)
         host = "0.0.0.0" if sagemaker else settings.worker_host
@@ -168,20 +208,37 @@ def run_http(settings: Settings, *, sagemaker: bool = False, port: int | None = 
         config = uvicorn.Config(
             app, host=host, port=bind_port, log_level="warning", lifespan="on", log_config=None
         )
-        log.info("HTTP source on %s:%d", host, bind_port)
-        Server(config).run()
+        Server(config, worker_banner(worker, settings, url)).run()
 
 
-def run_directory(settings: Settings, root: Path, *, once: bool = False) -> int:
-    """Process frames dropped into `root` until stopped (or once, with `once`)."""
+def _http_banner(host: str, port: int, sagemaker: bool, settings: Settings) -> list[str]:
+    address = f"[{host}]" if ":" in host else host
+    contract = " (SageMaker contract: /invocations, /ping)" if sagemaker else ""
+    token = "token required" if settings.worker_token else "no token: image routes are open"
+    return [f"beltwatch worker http: listening on http://{address}:{port}{contract}; {token}"]
+
+
+def run_directory(
+    settings: Settings, root: Path, *, once: bool = False, announce: Announce | None = None
+) -> int:
+    """Process frames dropped into `root` until stopped (or once, with `once`); `announce`
+    (default: the log) gets the banner at start and the done/failed summary at the end.
+    Returns how many files were moved (to done/ or failed/)."""
     from inference.sources.directory import DirectorySource
 
+    say = announce or log.info
     stop = StopSignal()
     if not once:
         stop.install()
-    with built_worker(settings) as worker:
+    url = database_url(settings)
+    with built_worker(settings, url=url) as worker:
         window = CaptureWindow.from_settings(settings)
         source = DirectorySource(root, worker, window=window, batch_size=settings.worker_batch_size)
-        if once:
-            return source.run_once()
-        return source.run(stop.event)
+        until = "once" if once else "until SIGTERM"
+        say(f"beltwatch worker dir: watching {root} ({until})")
+        say(f"done -> {source.done_dir}, failed -> {source.failed_dir}")
+        for line in worker_banner(worker, settings, url):
+            say(line)
+        tally = source.run_once() if once else source.run(stop.event)
+    say(tally.summary())
+    return tally.total

@@ -1,28 +1,38 @@
 """The directory source: cameras (or a gateway) drop image files into a folder.
 
 Where a frame's facts come from, first match wins:
-- a sidecar `<name>.json` beside the image: {"station_id": ..., "parcel_id": ...,
-  "captured_at": "2026-11-25T08:15:30.120Z"} (parcel_id and captured_at optional);
+- a sidecar beside the image: `<name>.json` (`IMG_0001.jpg.json`), else `<stem>.json`
+  (`IMG_0001.json`); with both, `<name>.json` wins (it names one image, a stem may be shared
+  by `x.jpg` and `x.png`). It holds {"station_id": ..., "parcel_id": ...,
+  "captured_at": "2026-11-25T08:15:30.120Z"} (parcel_id and captured_at optional; any
+  station id the prediction log accepts);
 - the file name `STATION__PARCEL__20261125T081530.120Z.jpg`: parts separated by a double
   underscore; the parcel and the time are optional (`STATION__20261125T081530Z.png`,
-  `STATION__PARCEL.jpg`); without a time, the file's modification time is used.
+  `STATION__PARCEL.jpg`, a bare `STATION.jpg`). A station id from a name is letters,
+  digits, `_`, `.` and `-`, starting with a letter or digit, up to 128 characters (the
+  simulator's rule), and not a time: a stray `Screenshot (2).png` or `20261125T081530Z.jpg`
+  is refused rather than becoming a station. Without a time, the file's modification time
+  is the capture time; without a parcel, the frame has none.
 
 Writers should write to a hidden or `.tmp`/`.part` name and rename when done; files younger
 than `settle_s` are left alone too, in case they are still being copied. A processed image
 moves to `done/<UTC date>/`, a refused one to `failed/` beside `<name>.error.txt` saying
-why: any file, whatever its name or content (an impossible date, a name or sidecar that is
-not UTF-8, a capture time outside the retention window), so that one poison file cannot
-stop the folder, on this pass or after a restart. Each file's prediction id is derived
-from its name, size and modification time, so a restart after a crash between logging and
-moving stores no duplicate (a critical parcel's divert call may then be repeated: at least
-once is the safe side for a divert).
+why, each with its sidecars (a `<stem>.json` that another image still needs is copied): any
+file, whatever its name or content (an impossible date, a name or sidecar that is not UTF-8,
+a capture time outside the retention window), so that one poison file cannot stop the
+folder, on this pass or after a restart. Each file's prediction id is derived from its
+name, size and modification time, so a restart after a crash between logging and moving
+stores no duplicate (a critical parcel's divert call may then be repeated: at least once is
+the safe side for a divert).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -34,10 +44,12 @@ from inference.capture import CaptureWindow
 from inference.logsafe import Throttle, shown
 from inference.worker import FrameIn, Outcome, Worker
 from monitor.core.exceptions import BeltwatchError, InvalidRecord, PredictionLogFull
+from monitor.core.vocabulary import STATION_NAME
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+NAMING = "STATION[__PARCEL][__20261125T081530.120Z]"
 _TIME = re.compile(r"^(\d{8}T\d{6})(?:\.(\d{1,6}))?Z$")
 _NAMESPACE = uuid.UUID("6f1c3c55-1b0e-4c53-9c4e-2a8f3b0d7e11")  # beltwatch directory frames
 
@@ -55,6 +67,28 @@ class FrameFile:
     id: uuid.UUID
 
 
+@dataclass
+class Tally:
+    """Files moved: to done/ (logged) and to failed/ (refused, with a note saying why)."""
+
+    done: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.done + self.failed
+
+    def add(self, other: Tally) -> None:
+        self.done += other.done
+        self.failed += other.failed
+
+    def summary(self) -> str:
+        """`processed 10 frames: 9 done, 1 failed (moved to failed/)`."""
+        frames = "frame" if self.total == 1 else "frames"
+        moved = " (moved to failed/)" if self.failed else ""
+        return f"processed {self.total} {frames}: {self.done} done, {self.failed} failed{moved}"
+
+
 def _parse_time(text: str) -> datetime:
     match = _TIME.match(text)
     if not match:
@@ -67,6 +101,13 @@ def _parse_time(text: str) -> datetime:
     return stamp.replace(microsecond=micros)
 
 
+def sidecars(path: Path) -> list[Path]:
+    """The sidecars of image `path` that exist, the one that wins first: `<name>.json`,
+    then `<stem>.json`."""
+    candidates = (path.with_name(path.name + ".json"), path.with_suffix(".json"))
+    return [candidate for candidate in candidates if candidate.is_file()]
+
+
 def describe(path: Path) -> FrameFile:
     """The station, parcel and capture time of an image file (sidecar first, then name)."""
     try:
@@ -77,48 +118,57 @@ def describe(path: Path) -> FrameFile:
         ) from None
     stat = path.stat()
     mtime = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC)
-    sidecar = path.with_suffix(".json")
-    if sidecar.is_file():
-        try:
-            facts = json.loads(sidecar.read_text(encoding="utf-8"))
-            station = facts["station_id"]
-            parcel = facts.get("parcel_id")
-            raw_time = facts.get("captured_at")
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            # ValueError covers bad JSON and bytes that are not UTF-8.
-            raise FrameNameError(
-                f"sidecar {sidecar.name} unreadable or without station_id: {error}"
-            ) from None
-        if not isinstance(station, str) or not isinstance(parcel, str | None):
-            raise FrameNameError(f"sidecar {sidecar.name}: station_id and parcel_id are text")
-        try:
-            captured = (
-                datetime.fromisoformat(raw_time.replace("Z", "+00:00")) if raw_time else mtime
-            )
-        except (ValueError, AttributeError):
-            raise FrameNameError(
-                f"sidecar {sidecar.name}: captured_at {raw_time!r} is not ISO 8601"
-            ) from None
-        if captured.tzinfo is None:
-            raise FrameNameError(f"sidecar {sidecar.name}: captured_at needs a time zone")
+    found = sidecars(path)
+    if found:
+        station, parcel, captured = _from_sidecar(found[0], mtime)
     else:
-        parts = path.stem.split("__")
-        if len(parts) < 2 or not parts[0]:
-            raise FrameNameError(
-                f"{path.name}: no station id; name it STATION__PARCEL__20261125T081530Z"
-                f"{path.suffix} or add a sidecar {sidecar.name}"
-            )
-        station, rest = parts[0], parts[1:]
-        captured, parcel = mtime, None
-        if rest and _TIME.match(rest[-1]):
-            captured = _parse_time(rest.pop())
-        if len(rest) > 1:
-            raise FrameNameError(
-                f"{path.name}: too many '__' parts; expected STATION__PARCEL__TIME"
-            )
-        parcel = rest[0] if rest else None
+        station, parcel, captured = _from_name(path, mtime)
     key = f"{station}|{path.name}|{stat.st_size}|{stat.st_mtime_ns}"
-    return FrameFile(path, str(station), parcel, captured, uuid.uuid5(_NAMESPACE, key))
+    return FrameFile(path, station, parcel, captured, uuid.uuid5(_NAMESPACE, key))
+
+
+def _from_sidecar(sidecar: Path, mtime: datetime) -> tuple[str, str | None, datetime]:
+    try:
+        facts = json.loads(sidecar.read_text(encoding="utf-8"))
+        station = facts["station_id"]
+        parcel = facts.get("parcel_id")
+        raw_time = facts.get("captured_at")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        # ValueError covers bad JSON and bytes that are not UTF-8.
+        raise FrameNameError(
+            f"sidecar {sidecar.name} unreadable or without station_id: {error}"
+        ) from None
+    if not isinstance(station, str) or not isinstance(parcel, str | None):
+        raise FrameNameError(f"sidecar {sidecar.name}: station_id and parcel_id are text")
+    try:
+        captured = datetime.fromisoformat(raw_time.replace("Z", "+00:00")) if raw_time else mtime
+    except (ValueError, AttributeError):
+        raise FrameNameError(
+            f"sidecar {sidecar.name}: captured_at {raw_time!r} is not ISO 8601"
+        ) from None
+    if captured.tzinfo is None:
+        raise FrameNameError(f"sidecar {sidecar.name}: captured_at needs a time zone")
+    return station, parcel, captured
+
+
+def _from_name(path: Path, mtime: datetime) -> tuple[str, str | None, datetime]:
+    station, *rest = path.stem.split("__")
+    advice = f"name it {NAMING}{path.suffix} or add a sidecar {path.name}.json"
+    if not station:
+        raise FrameNameError(f"{path.name}: no station id; {advice}")
+    if _TIME.match(station):
+        raise FrameNameError(f"{path.name}: {station!r} is a time, not a station id; {advice}")
+    if not STATION_NAME.fullmatch(station):
+        raise FrameNameError(
+            f"{path.name}: {station!r} is not a station id (letters, digits, '_', '.', '-', "
+            f"starting with a letter or digit; up to 128); {advice}"
+        )
+    captured = mtime
+    if rest and _TIME.match(rest[-1]):
+        captured = _parse_time(rest.pop())
+    if len(rest) > 1:
+        raise FrameNameError(f"{path.name}: too many '__' parts; expected {NAMING}")
+    return station, (rest[0] or None) if rest else None, captured
 
 
 class DirectorySource:
@@ -166,28 +216,28 @@ class DirectorySource:
                 candidates.append((mtime, name, path))
         return [path for _, _, path in sorted(candidates)]
 
-    def run_once(self) -> int:
-        """Process every ready file; return how many were moved to done/ or failed/."""
-        handled = 0
+    def run_once(self) -> Tally:
+        """Process every ready file; say how many moved to done/ and to failed/."""
+        tally = Tally()
         files = self.ready()
         for start in range(0, len(files), self.batch_size):
-            handled += self._process(files[start : start + self.batch_size])
-        return handled
+            tally.add(self._process(files[start : start + self.batch_size]))
+        return tally
 
-    def run(self, stop: threading.Event) -> int:
+    def run(self, stop: threading.Event) -> Tally:
         """Process files as they arrive until `stop` is set; finish the batch in hand."""
-        handled = 0
+        tally = Tally()
         while not stop.is_set():
             files = self.ready()[: self.batch_size]
-            moved = self._process(files) if files else 0
-            handled += moved
-            if not moved:  # nothing new, or files held back while the log is full
+            moved = self._process(files) if files else Tally()
+            tally.add(moved)
+            if not moved.total:  # nothing new, or files held back while the log is full
                 stop.wait(self.poll_interval_s)
-        return handled
+        return tally
 
-    def _process(self, paths: list[Path]) -> int:
+    def _process(self, paths: list[Path]) -> Tally:
         frames, described = [], []
-        handled = 0
+        tally = Tally()
         for path in paths:
             try:
                 info = describe(path)
@@ -196,10 +246,11 @@ class DirectorySource:
             except FileNotFoundError:
                 continue  # taken away meanwhile
             except (FrameNameError, InvalidRecord) as error:
-                handled += self._fail(path, str(error))
+                tally.failed += self._fail(path, str(error))
                 continue
             except Exception as error:  # whatever a file holds, it must not stop the folder
-                handled += self._fail(path, f"could not be read: {type(error).__name__}: {error}")
+                reason = f"could not be read: {type(error).__name__}: {error}"
+                tally.failed += self._fail(path, reason)
                 continue
             frames.append(
                 FrameIn(
@@ -212,23 +263,23 @@ class DirectorySource:
             )
             described.append(info)
         if not frames:
-            return handled
+            return tally
         outcomes = self.worker.process(frames)
         for info, outcome in zip(described, outcomes, strict=True):
-            handled += self._settle(info, outcome)
-        return handled
+            tally.add(self._settle(info, outcome))
+        return tally
 
-    def _settle(self, info: FrameFile, outcome: Outcome) -> int:
+    def _settle(self, info: FrameFile, outcome: Outcome) -> Tally:
         if outcome.ok:
             target = self.done_dir / info.captured_at.astimezone(UTC).strftime("%Y-%m-%d")
             self._move(info.path, target)
-            return 1
+            return Tally(done=1)
         if isinstance(outcome.error, PredictionLogFull):
             self._throttle.warning(
                 "full", "%s: prediction log full; will retry", shown(info.path.name)
             )
-            return 0  # stays in place, tried again on the next pass
-        return self._fail(info.path, str(outcome.error))
+            return Tally()  # stays in place, tried again on the next pass
+        return Tally(failed=self._fail(info.path, str(outcome.error)))
 
     def _fail(self, path: Path, reason: str) -> int:
         """Move `path` to failed/ with a note saying why; 1 if moved, 0 if it could not be."""
@@ -251,14 +302,39 @@ class DirectorySource:
         return 1
 
     def _move(self, path: Path, directory: Path) -> Path:
+        """Move image `path` and its sidecars into `directory`; the image's new path."""
         directory.mkdir(parents=True, exist_ok=True)
+        present = [side.exists() for side in _sidecar_names(path)]
+
+        def taken(target: Path) -> bool:
+            sides = zip(_sidecar_names(target), present, strict=True)
+            return target.exists() or any(side.exists() for side, moves in sides if moves)
+
         target = directory / path.name
         n = 1
-        while target.exists():  # a camera that reuses names: keep both
+        while taken(target):  # a camera that reuses names: keep both
             target = directory / f"{path.stem}.{n}{path.suffix}"
             n += 1
         path.replace(target)
-        sidecar = path.with_suffix(".json")
-        if sidecar.exists():
-            sidecar.replace(target.with_suffix(".json"))
+        (named, stem), (named_to, stem_to) = _sidecar_names(path), _sidecar_names(target)
+        if present[0]:
+            named.replace(named_to)
+        if present[1]:
+            if _stem_shared(path):  # x.png still needs the x.json it shares with x.jpg
+                shutil.copy2(stem, stem_to)
+            else:
+                stem.replace(stem_to)
         return target
+
+
+def _sidecar_names(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + ".json"), path.with_suffix(".json")
+
+
+def _stem_shared(path: Path) -> bool:
+    """Whether another image in the folder has the stem of `path` (and so its sidecar)."""
+    return any(
+        other.suffix.lower() in IMAGE_SUFFIXES
+        for other in path.parent.glob(glob.escape(path.stem) + ".*")
+        if other.stem == path.stem and other != path
+    )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from monitor.core.exceptions import BeltwatchError
+from monitor.core.vocabulary import STATION_NAME
 
 LENS_RAMP_HOURS = 2.0  # a dirty lens reaches its final blur and haze this long after START
 
@@ -62,7 +63,6 @@ KINDS: dict[str, Kind] = {
 }
 
 SYNTAX = "KIND:STATION@HH:MM[-HH:MM][:VALUE]"
-_STATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})")
 
 
@@ -133,7 +133,7 @@ def parse_fault(spec: str) -> FaultSpec:
     station, at, when = rest.partition("@")
     if not at:
         raise FaultSpecError(spec, "start", "no '@' before the start time")
-    if not _STATION.match(station):
+    if not STATION_NAME.fullmatch(station):
         raise FaultSpecError(
             spec,
             "station",

@@ -23,10 +23,11 @@ def worker_http(
     ] = False,
     port: Annotated[int | None, typer.Option("--port", help="Override the port.")] = None,
 ) -> None:
-    """Serve predictions over HTTP until SIGTERM (a second SIGTERM exits at once)."""
+    """Serve predictions over HTTP until SIGTERM (a second SIGTERM exits at once). Says at
+    start, without -v, its address, model, database (password masked) and spool."""
     from inference.runner import run_http
 
-    run_http(settings_from(ctx), sagemaker=sagemaker, port=port)
+    run_http(settings_from(ctx), sagemaker=sagemaker, port=port, announce=typer.echo)
 
 
 @worker_app.command("dir")
@@ -35,8 +36,9 @@ def worker_dir(
     path: Annotated[Path, typer.Argument(help="Folder the cameras drop images into.")],
     once: Annotated[bool, typer.Option("--once", help="Process what is there, then exit.")] = False,
 ) -> None:
-    """Process image files dropped into PATH (see inference/sources/directory.py for naming)."""
+    """Process image files dropped into PATH (see inference/sources/directory.py for naming).
+    Says at start its folders, model, database (password masked) and spool; at the end how
+    many frames went to done/ and to failed/."""
     from inference.runner import run_directory
 
-    handled = run_directory(settings_from(ctx), path, once=once)
-    typer.echo(f"{handled} frame(s) processed")
+    run_directory(settings_from(ctx), path, once=once, announce=typer.echo)

@@ -7,6 +7,7 @@ worker, the notifiers, the training code and the rollup SQL can all read it.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 # The model's classes, in the order of its output (and of the `p_*` columns).
@@ -18,6 +19,11 @@ ACTIONS = ("none", "review", "divert")
 ACTION_FOR_CLASS = {"undamaged": "none", "minor": "review", "critical": "divert"}
 
 SEVERITIES = ("critical", "warning", "info")
+
+# A station id a person names in a file name or on the command line: a letter or digit,
+# then letters, digits, `_`, `.`, `-`, up to 128 in all. Use fullmatch (a `$` anchor would let
+# a trailing newline slip past). Clients of the HTTP source may send any id the log accepts.
+STATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 Severity = Literal["critical", "warning", "info"]
 
 # The probability columns of a prediction, one per class, in CLASSES order.

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from onnx_models import colour_model
@@ -19,7 +20,13 @@ from test_worker import png
 
 from inference.capture import CaptureWindow
 from inference.classifier import Classifier
-from inference.sources.directory import DirectorySource, FrameNameError, describe
+from inference.sources.directory import (
+    DirectorySource,
+    FrameNameError,
+    Tally,
+    describe,
+    sidecars,
+)
 from inference.worker import Worker
 from monitor.core.db.models import Prediction
 from monitor.predlog import PredictionLog
@@ -74,10 +81,52 @@ def test_sidecar_wins_over_the_name(tmp_path) -> None:
     assert info.captured_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
-def test_unnamed_file_is_a_clear_error(tmp_path) -> None:
-    drop(tmp_path, "IMG_0001.jpg", b"x")
-    with pytest.raises(FrameNameError, match="no station id; name it STATION__PARCEL__"):
-        describe(tmp_path / "IMG_0001.jpg")
+def test_a_bare_station_name_is_the_station_with_no_parcel_and_the_file_time(tmp_path) -> None:
+    drop(tmp_path, "dock-3.jpg", b"x")
+    info = describe(tmp_path / "dock-3.jpg")
+    assert (info.station_id, info.parcel_id) == ("dock-3", None)
+    mtime = (tmp_path / "dock-3.jpg").stat().st_mtime_ns
+    assert info.captured_at == datetime.fromtimestamp(mtime / 1e9, tz=UTC)
+    drop(tmp_path, "dock-3__.jpg", b"x")  # an empty parcel part is no parcel
+    assert describe(tmp_path / "dock-3__.jpg").parcel_id is None
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("__P1__20261125T081530Z.jpg", "no station id; name it STATION[__PARCEL]"),
+        ("Screenshot (2).png", "'Screenshot (2)' is not a station id (letters, digits"),
+        ("-dock.jpg", "'-dock' is not a station id"),
+        ("d\u00f6ck-1__P1.jpg", "is not a station id"),
+        (f"{'d' * 129}.jpg", "up to 128"),
+        ("20261125T081530Z.jpg", "'20261125T081530Z' is a time, not a station id"),
+        ("dock-1__P1__x__20261125T081530Z.jpg", "too many '__' parts"),
+    ],
+)
+def test_a_name_that_cannot_be_a_station_is_a_clear_error(tmp_path, name, message) -> None:
+    drop(tmp_path, name, b"x")
+    with pytest.raises(FrameNameError, match=re.escape(message)):
+        describe(tmp_path / name)
+
+
+def test_both_sidecar_names_are_read_and_name_json_wins_over_stem_json(tmp_path) -> None:
+    drop(tmp_path, "IMG_0002.jpg", b"x")
+    (tmp_path / "IMG_0002.jpg.json").write_text(json.dumps({"station_id": "dock-4"}))
+    assert describe(tmp_path / "IMG_0002.jpg").station_id == "dock-4"
+    (tmp_path / "IMG_0002.json").write_text(json.dumps({"station_id": "dock-5"}))
+    assert describe(tmp_path / "IMG_0002.jpg").station_id == "dock-4"  # <name>.json wins
+    assert sidecars(tmp_path / "IMG_0002.jpg") == [
+        tmp_path / "IMG_0002.jpg.json",
+        tmp_path / "IMG_0002.json",
+    ]
+    (tmp_path / "IMG_0002.jpg.json").unlink()
+    assert describe(tmp_path / "IMG_0002.jpg").station_id == "dock-5"  # the fallback
+
+
+def test_a_sidecar_may_give_any_id_the_log_accepts(tmp_path) -> None:
+    drop(tmp_path, "x.jpg", b"x")
+    (tmp_path / "x.jpg.json").write_text(json.dumps({"station_id": "Dock 3 (north)"}))
+    assert describe(tmp_path / "x.jpg").station_id == "Dock 3 (north)"
 
 
 def test_files_are_processed_then_moved_and_bad_ones_explained(source, engine) -> None:
@@ -85,10 +134,10 @@ def test_files_are_processed_then_moved_and_bad_ones_explained(source, engine) -
     drop(src.root, "dock-1__P1__20261125T080000Z.png", png("red"))
     drop(src.root, "dock-1__P2__20261125T080001Z.png", png("green"))
     drop(src.root, "dock-1__P3__20261125T080002Z.png", png("green")[:60])  # truncated
-    drop(src.root, "no-station.png", png("green"))
+    drop(src.root, "no station.png", png("green"))
     drop(src.root, "dock-1__P5__20261125T080003Z.png", png("blue"), age_s=0)  # still arriving
     (src.root / ".dock-1__P6.png.part").write_bytes(b"partial")
-    assert src.run_once() == 4
+    assert src.run_once() == Tally(done=2, failed=2)
     assert plog.flush(timeout=30)
     assert [(r.parcel_id, r.predicted_class) for r in rows(engine)] == [
         ("P1", "critical"),
@@ -98,7 +147,7 @@ def test_files_are_processed_then_moved_and_bad_ones_explained(source, engine) -
     assert done == ["dock-1__P1__20261125T080000Z.png", "dock-1__P2__20261125T080001Z.png"]
     failed = src.failed_dir
     assert "bad frame" in (failed / "dock-1__P3__20261125T080002Z.png.error.txt").read_text()
-    assert "no station id" in (failed / "no-station.png.error.txt").read_text()
+    assert "not a station id" in (failed / "no station.png.error.txt").read_text()
     assert (src.root / "dock-1__P5__20261125T080003Z.png").exists()  # left for later
     assert (src.root / ".dock-1__P6.png.part").exists()
 
@@ -110,11 +159,11 @@ def test_restart_after_a_crash_between_log_and_move_stores_no_duplicate(
     for i in range(6):
         drop(src.root, f"dock-1__P{i}__20261125T08000{i}Z.png", png("green"))
     # Crash after the predictions are logged but before the files move.
-    monkeypatch.setattr(src, "_settle", lambda info, outcome: 0)
+    monkeypatch.setattr(src, "_settle", lambda info, outcome: Tally())
     src.run_once()
     monkeypatch.undo()
     assert len(list(src.root.glob("*.png"))) == 6
-    assert src.run_once() == 6  # the restart processes them again...
+    assert src.run_once() == Tally(done=6)  # the restart processes them again...
     assert plog.flush(timeout=30)
     assert len(rows(engine)) == 6  # ...and the database still has each once
     assert plog.stats().duplicates == 6
@@ -173,7 +222,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_flushes(tmp_path, settings, engi
     assert worker.returncode == 0, err
     moved = {p.name.split("__")[1] for p in done.iterdir()}
     assert {r.parcel_id for r in rows(engine)} == moved  # each moved file is in the database
-    assert f"{len(moved)} frame(s) processed" in out
+    assert f"processed {len(moved)} frames: {len(moved)} done, 0 failed" in out
 
 
 @pytest.mark.slow
@@ -217,8 +266,8 @@ def test_poison_files_go_to_failed_with_a_reason_and_the_good_ones_are_processed
     drop(src.root, "IMG_0003.png", png("green"))
     (src.root / "IMG_0003.json").write_text('{"station_id": "dock-1", "parcel_id": 42}')
     drop(src.root, "dock-1__P4__20261125T080004Z.png", png("green"))
-    assert src.run_once() == 6
-    assert src.run_once() == 0  # nothing left behind to trip the next pass, or a restart
+    assert src.run_once() == Tally(done=2, failed=4)
+    assert src.run_once() == Tally()  # nothing left behind to trip the next pass, or a restart
     assert plog.flush(timeout=30)
     assert [r.parcel_id for r in rows(engine)] == ["P1", "P4"]
     notes = {p.name: p.read_text() for p in src.failed_dir.glob("*.error.txt")}
@@ -233,8 +282,89 @@ def test_a_capture_time_outside_the_window_sends_the_file_to_failed(source, engi
     drop(src.root, "dock-1__P1__20000101T000000Z.png", png("green"))  # a camera clock reset
     drop(src.root, "dock-1__P2__20261126T000000Z.png", png("green"))  # 12 hours ahead
     drop(src.root, "dock-1__P3__20261125T120000Z.png", png("green"))
-    assert src.run_once() == 3
+    assert src.run_once() == Tally(done=1, failed=2)
     assert plog.flush(timeout=30)
     assert [r.parcel_id for r in rows(engine)] == ["P3"]
     for name in ("dock-1__P1__20000101T000000Z.png", "dock-1__P2__20261126T000000Z.png"):
         assert "captured_at" in (src.failed_dir / f"{name}.error.txt").read_text()
+
+
+# --- issue 15, item 10: the README's names and sidecars, done and failed counted apart ------
+
+ONE_HOUR_AGO = TODAY - timedelta(hours=1)
+
+
+def drop_at(folder, name: str, data: bytes, *, at: datetime = ONE_HOUR_AGO) -> None:
+    """A file whose modification time, the capture time of a name without one, is `at`."""
+    drop(folder, name, data)
+    os.utime(folder / name, (at.timestamp(), at.timestamp()))
+
+
+def sidecar(path, **facts: str) -> None:
+    path.write_text(json.dumps(facts))
+
+
+def test_bare_names_and_both_sidecar_names_are_processed_and_moved_with_their_sidecars(
+    source, engine
+) -> None:
+    src, plog = source
+    drop_at(src.root, "dock-3.png", png("red"))
+    drop_at(src.root, "IMG_1.png", png("green"))  # <name>.json
+    sidecar(src.root / "IMG_1.png.json", station_id="dock-4", parcel_id="P1")
+    drop_at(src.root, "IMG_2.png", png("green"))  # <stem>.json
+    sidecar(src.root / "IMG_2.json", station_id="dock-5", parcel_id="P2")
+    drop_at(src.root, "IMG_3.png", png("green"))  # both: <name>.json wins
+    sidecar(src.root / "IMG_3.png.json", station_id="dock-6", parcel_id="P3")
+    sidecar(src.root / "IMG_3.json", station_id="dock-7", parcel_id="P3")
+    assert src.run_once() == Tally(done=4)
+    assert plog.flush(timeout=30)
+    assert [(r.station_id, r.parcel_id, r.captured_at) for r in rows(engine)] == [
+        ("dock-4", "P1", ONE_HOUR_AGO),
+        ("dock-5", "P2", ONE_HOUR_AGO),
+        ("dock-6", "P3", ONE_HOUR_AGO),
+        ("dock-3", None, ONE_HOUR_AGO),  # no parcel; the file's time
+    ]
+    assert sorted(p.name for p in src.root.iterdir()) == ["done", "failed"]  # nothing left
+    assert sorted(p.name for p in (src.done_dir / "2026-11-25").iterdir()) == [
+        "IMG_1.png",
+        "IMG_1.png.json",
+        "IMG_2.json",
+        "IMG_2.png",
+        "IMG_3.json",
+        "IMG_3.png",
+        "IMG_3.png.json",
+        "dock-3.png",
+    ]
+
+
+def test_a_stem_sidecar_shared_by_two_images_serves_both(source, engine) -> None:
+    src, plog = source
+    drop_at(src.root, "IMG_9.jpg", png("green"))
+    drop_at(src.root, "IMG_9.png", png("red"), at=ONE_HOUR_AGO + timedelta(seconds=1))
+    sidecar(src.root / "IMG_9.json", station_id="dock-8")
+    assert src.run_once() == Tally(done=2)
+    assert plog.flush(timeout=30)
+    assert [r.station_id for r in rows(engine)] == ["dock-8", "dock-8"]
+    done = src.done_dir / "2026-11-25"
+    assert sorted(p.name for p in done.iterdir()) == [
+        "IMG_9.1.json",  # the second image's copy, beside its renamed...
+        "IMG_9.1.png",  # ...image: done/ already held IMG_9.json
+        "IMG_9.jpg",
+        "IMG_9.json",
+    ]
+
+
+def test_a_name_that_cannot_be_a_station_goes_to_failed_whole_and_is_counted_apart(
+    source, engine
+) -> None:
+    src, plog = source
+    drop_at(src.root, "dock-1__P1.png", png("green"))
+    drop_at(src.root, "Screenshot (2).png", png("green"))
+    assert src.run_once() == Tally(done=1, failed=1)
+    assert plog.flush(timeout=30)
+    assert [r.parcel_id for r in rows(engine)] == ["P1"]
+    kept = src.failed_dir / "Screenshot (2).png"
+    assert kept.read_bytes() == png("green")  # nothing lost
+    note = (src.failed_dir / "Screenshot (2).png.error.txt").read_text()
+    assert "'Screenshot (2)' is not a station id" in note
+    assert "add a sidecar Screenshot (2).png.json" in note
