@@ -3,6 +3,7 @@ baseline, in one run.
 
     python bench/worker.py [--frames 2000] [--baseline-frames 500] [--model PATH] [--url ...]
     python bench/worker.py --hostile [--repo PATH] [--url ...]
+    python bench/worker.py --concurrency 1 2 [--seconds 20] [--repo PATH] [--url ...]
 
 Frames: synthetic conveyor frames (inference.training.synth) at 1280x960, JPEG quality 90.
 Model: --model, else the shipped default (BELTWATCH_MODEL_PATH's default), else a
@@ -275,7 +276,9 @@ def zero_png(width: int, height: int, *, bit_depth: int, colour_type: int) -> by
 class WorkerProcess:
     """`python -m monitor.cli worker http`, run from `repo`, on a free port."""
 
-    def __init__(self, repo: Path, url: str, data_dir: Path) -> None:
+    def __init__(
+        self, repo: Path, url: str, data_dir: Path, settings: Mapping[str, str] | None = None
+    ) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -285,6 +288,7 @@ class WorkerProcess:
             "BELTWATCH_DATABASE_URL": url,
             "BELTWATCH_DATA_DIR": str(data_dir),
             "BELTWATCH_WORKER_PORT": str(port),
+            **{f"BELTWATCH_{k.upper()}": v for k, v in (settings or {}).items()},
         }
         command = [sys.executable, "-m", "monitor.cli", "worker", "http"]
         self.process = subprocess.Popen(command, cwd=repo, env=env, stderr=subprocess.DEVNULL)
@@ -304,6 +308,62 @@ class WorkerProcess:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(60)
+
+
+def run_concurrency(
+    repo: Path,
+    url: str,
+    tmp: Path,
+    streams: list[int],
+    seconds: float,
+    settings: Mapping[str, str] | None = None,
+) -> None:
+    """Images/s and per-image latency of a real `beltwatch worker http` process under 1, 2,
+    ... concurrent streams of 1280x960 JPEGs (each a keep-alive connection posting the next
+    frame as soon as the last is answered: a camera station at full speed)."""
+    frames = jpeg_frames(40)
+    print(f"worker from {repo}; {os.cpu_count()} CPUs; {len(frames)} 1280x960 JPEGs")
+    worker = WorkerProcess(repo, url, tmp / "concurrency", settings)
+    port = int(worker.base.rsplit(":", 1)[1])
+    try:
+        rates = {}
+        for n in streams:
+            stop_at = time.perf_counter() + seconds
+            with ThreadPoolExecutor(n) as pool:
+                runs = list(pool.map(_stream, [(port, frames, k, n, stop_at) for k in range(n)]))
+            every = np.concatenate([np.array(latencies) for latencies, _ in runs]) * 1e3
+            rates[n] = len(every) / seconds
+            p50, p99 = np.percentile(every, [50, 99])
+            failed = sum(failures for _, failures in runs)
+            print(
+                f"{n} stream(s): {rates[n]:,.0f} images/s, per image p50 {p50:.1f} ms, "
+                f"p99 {p99:.1f} ms (budget 100), {failed} failed"
+            )
+        for n in streams:
+            if n != 1 and 1 in rates:
+                print(f"{n} streams / 1 stream: {rates[n] / rates[1]:.2f}x (goal >= 1.7 for 2)")
+    finally:
+        worker.stop()
+
+
+def _stream(job: tuple[int, list[bytes], int, int, float]) -> tuple[list[float], int]:
+    """One station posting frames until `stop_at`: (latencies in s, answers other than 200)."""
+    import http.client
+
+    port, frames, k, n, stop_at = job
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies, failures, i = [], 0, k
+    while time.perf_counter() < stop_at:
+        started = time.perf_counter()
+        path = f"/v1/predict?station_id=S{k}"
+        conn.request("POST", path, frames[i % len(frames)], {"Content-Type": "image/jpeg"})
+        answer = conn.getresponse()
+        answer.read()
+        latencies.append(time.perf_counter() - started)
+        failures += answer.status != 200
+        i += n
+    conn.close()
+    return latencies, failures
 
 
 def _flood(worker: WorkerProcess, bodies: list[bytes]) -> str:
@@ -383,6 +443,22 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("BELTWATCH_DATABASE_URL"))
     parser.add_argument("--hostile", action="store_true", help="Hostile clients (issue 10).")
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="Images/s of a real `worker http` under N concurrent streams (e.g. 1 2).",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="Per --concurrency step.")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A worker setting for --concurrency (e.g. inference_threads=1); repeatable.",
+    )
+    parser.add_argument(
         "--repo",
         type=Path,
         default=Path(__file__).resolve().parents[1],
@@ -400,6 +476,11 @@ def main() -> None:
             migrate.upgrade(engine)
             if args.hostile:
                 run_hostile(args.repo, url.render_as_string(hide_password=False), Path(tmp))
+                return
+            if args.concurrency:
+                text = url.render_as_string(hide_password=False)
+                chosen = dict(item.split("=", 1) for item in args.set)
+                run_concurrency(args.repo, text, Path(tmp), args.concurrency, args.seconds, chosen)
                 return
             model = args.model or load_settings().model_path
             if args.resnet18 or not model.is_file():

@@ -300,11 +300,23 @@ class Settings(BaseSettings):
         le=256,
         description="Most frames the worker runs through the model at once.",
     )
+    worker_batches_in_flight: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "Batches the HTTP source runs at once (0: one per core): while one is in the "
+            "model, the next is decoded, so every core works."
+        ),
+    )
     worker_batch_wait_ms: FractionalMilliseconds = Field(
         default=5.0,
         ge=0,
         le=1000,
-        description="Longest a frame waits for others to fill a batch (HTTP source).",
+        description=(
+            "Longest a frame waits for others to fill a batch (HTTP source, with one batch "
+            "in flight; with more, a batch takes the frames already waiting and goes)."
+        ),
     )
     worker_host: str = Field(
         default="127.0.0.1",

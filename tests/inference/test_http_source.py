@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -375,3 +376,56 @@ def test_a_full_log_still_diverts_and_health_answers_503_with_the_reason(
     assert health.status_code == 503 and health.json()["status"] == "refusing"
     assert "prediction log refuses records" in health.json()["reason"]
     assert ping.status_code == 503 and "refuses records" in ping.text
+
+
+class _Overlap(Worker):
+    """The real worker, counting how many batches it runs at the same moment."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock, self.now, self.most = threading.Lock(), 0, 0
+
+    def process(self, frames):
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.05)  # a slow model: the next batch arrives while this one runs
+            return super().process(frames)
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_batches_run_side_by_side_up_to_batches_in_flight(
+    tmp_path, settings, db_url, engine, in_flight
+) -> None:
+    s = settings.model_copy(update={"worker_batches_in_flight": in_flight, "worker_batch_size": 1})
+    with PredictionLog(db_url, s) as plog:
+        worker = _Overlap(Classifier(colour_model(tmp_path)), plog)
+        client = TestClient(create_app(worker, s, clock=lambda: TODAY))
+        with client, ThreadPoolExecutor(4) as pool:
+            responses = list(
+                pool.map(
+                    lambda i: client.post(
+                        "/v1/predict", params={**PARAMS, "parcel_id": f"P{i}"}, content=png("red")
+                    ),
+                    range(8),
+                )
+            )
+        assert plog.flush(timeout=30)
+    assert all(r.status_code == 200 for r in responses)
+    assert worker.most == in_flight  # never more, and the slots are used
+    assert count_rows(engine) == 8
+
+
+def test_a_lone_frame_does_not_wait_for_companions_with_batches_in_flight(make_client) -> None:
+    client = make_client(worker_batches_in_flight=2, worker_batch_wait_ms=1000)
+    with client:
+        client.post("/v1/predict", params=PARAMS, content=png("red"))  # warm up
+        started = time.perf_counter()
+        response = client.post("/v1/predict", params=PARAMS, content=png("red"))
+        took = time.perf_counter() - started
+    assert response.status_code == 200
+    assert took < 0.5  # not the 1 s a batch of one would wait for others to join
