@@ -18,9 +18,11 @@ from monitor.cli.settings import show_settings
 from monitor.cli.silence import silence_app
 from monitor.cli.simulate import simulate_command
 from monitor.cli.station import station_app
+from monitor.cli.status import status_command
 from monitor.cli.worker import worker_app
 
 app.command("settings")(show_settings)
+app.command("status")(status_command)
 app.add_typer(db_app, name="db")
 app.add_typer(worker_app, name="worker")
 app.add_typer(monitor_app, name="monitor")

@@ -12,6 +12,8 @@ from monitor.core.exceptions import HourNotClosed
 from monitor.core.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from monitor.alerts import Change
     from monitor.hourly import RunOutcome
 
@@ -156,9 +158,27 @@ def monitor_once(
                 )
             except HourNotClosed as error:
                 raise typer.BadParameter(str(error), param_hint="--hour") from None
-    _print_hours(outcome)
+        _print_hours(outcome)
+        _print_unjudged(engine, settings, outcome)
     if any(not h.ok for h in outcome.hours):
         raise typer.Exit(1)
+
+
+def _print_unjudged(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
+    """Which rules could not judge which station in the last hour processed, and why: once
+    per station and reason (a camera watched by nothing must not look healthy)."""
+    from monitor.judgeable import unjudged
+
+    done = [hour.hour for hour in outcome.hours if hour.ok]
+    if not done:
+        return
+    with engine.connect() as conn:
+        found = unjudged(conn, done[-1], settings)
+    if found:
+        typer.echo(f"not judged in the hour {done[-1]:%Y-%m-%dT%H:%MZ}:")
+        for station, reasons in found.items():
+            for reason in reasons:
+                typer.echo(f"    {station}: {reason}")
 
 
 @monitor_app.command("backfill")

@@ -266,3 +266,56 @@ def test_monitor_run_announces_schedule_database_and_receivers(settings) -> None
     warning = [line for line, warn in nobody if warn]
     assert len(warning) == 1 and "no receiver configured" in warning[0]
     assert "BELTWATCH_SLACK_WEBHOOK_URL" in warning[0]
+
+
+# -- 2, 9: what could not be judged, and what a silence holds back -------------------------
+
+
+def test_monitor_once_says_which_rules_could_not_judge_a_station_and_why(
+    db_url, engine, settings
+) -> None:
+    reference_day(db_url, engine, settings, names=("S1",))
+    write(db_url, settings, traffic(["S1"], DAY2, 3, PER_HOUR, seed=8))
+    write(db_url, settings, traffic(["S9"], DAY2 + timedelta(hours=2), 1, 20, seed=8))
+    result = runner.invoke(
+        app, ["monitor", "once", "--hour", "2026-11-24T02:00Z"], env=env_for(settings)
+    )
+    assert result.exit_code == 0, result.output
+    assert "not judged in the hour 2026-11-24T02:00Z:" in result.output
+    lines = [line.strip() for line in result.output.splitlines() if line.strip().startswith("S9:")]
+    assert any("lens_drift, lighting_drift, class_drift: no reference yet" in x for x in lines)
+    assert any("critical_rate: too few predictions: 20" in x for x in lines)
+    assert not any(line.strip().startswith("S1:") for line in result.output.splitlines())
+
+
+def test_status_says_when_a_silence_holds_an_alerts_notifications_back(
+    db_url, engine, settings
+) -> None:
+    import json
+
+    reference_day(db_url, engine, settings)
+    faults = {("S1", h): SPIKE for h in range(3)}
+    write(db_url, settings, traffic(["S1", "S2"], DAY2, 3, PER_HOUR, seed=9, faults=faults))
+    run_range(engine, settings, DAY2, DAY2 + timedelta(hours=3))
+    env = env_for(settings)
+    added = runner.invoke(
+        app,
+        [
+            *("silence", "add", "--rule", "critical_rate", "--station", "S1", "--for", "2h"),
+            *("--comment", "lens cleaning", "--by", "ana"),
+        ],
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    shown = json.loads(runner.invoke(app, ["status", "--json"], env=env).output)
+    s1 = next(s for s in shown["stations"] if s["station"] == "S1")
+    spike = next(a for a in s1["alerts"] if a["rule"] == "critical_rate")
+    assert spike["held_back"].startswith("held back by silence 1 until ")
+    assert "(ana: lens cleaning)" in spike["held_back"]
+    mix = next(a for a in s1["alerts"] if a["rule"] == "class_drift")
+    assert mix["held_back"] == "held back: the same incident as critical_rate:S1"
+    site = next(a for a in shown["site_alerts"] if a["rule"] == "critical_rate")
+    assert site["held_back"] is None  # the silence names S1 only
+    text_ = runner.invoke(app, ["status"], env=env).output
+    squeezed = "".join(c for c in text_ if not c.isspace() and c != "│")  # the table wraps
+    assert "[heldbackbysilence1until" in squeezed and "(ana:lenscleaning)]" in squeezed
