@@ -118,6 +118,11 @@ def _details(settings: Settings, history: list[dict[str, Any]]) -> None:
         )
         with st.expander(title):
             st.markdown(alert["summary"])
+            if alert["status"] == "resolved" and alert["resolved_at"] is not None:
+                # A silent or retired station's alert resolves without an ok hour: say why.
+                reason = (alert["evidence"] or {}).get("resolved_reason")
+                when = local(settings, alert["resolved_at"])
+                st.markdown(f"**Resolved** {when}" + (f": {reason}" if reason else ""))
             cause = likely_cause(alert["evidence"])
             if cause:
                 st.markdown(f"**Likely cause:** {cause}")

@@ -124,3 +124,23 @@ def test_linked_alerts_show_as_one_incident(seeded, monkeypatch) -> None:
     texts = [m.value for m in app.markdown]
     assert "Held back: same incident as critical_rate:S1" in texts
     assert any(t.startswith("Linked (held back for this one): class_drift:S1") for t in texts)
+
+
+def test_an_alert_resolved_without_an_ok_hour_says_why(db_url, engine, settings, monkeypatch):
+    """A retired station's alert resolves with its reason, and the page shows it."""
+    from daygen import Fault, traffic
+    from hourly_support import DAY1, set_baselines, write
+
+    from monitor.core.queries import stations
+    from monitor.hourly import run_range
+
+    write(db_url, settings, traffic(["S1"], DAY1, 24, 200, seed=3))
+    set_baselines(engine, settings, ["S1"])
+    spike = {("S1", h): Fault(critical_share=0.3) for h in range(2)}
+    write(db_url, settings, traffic(["S1"], DAY2, 2, 200, seed=4, faults=spike))
+    with engine.begin() as conn:
+        stations.retire(conn, "S1", DAY2 + timedelta(hours=2), "ana", "moved to dock 9")
+    run_range(engine, settings, DAY2, DAY2 + timedelta(hours=3))
+    app = alerts_page(monkeypatch, db_url)
+    shown = [element.value for element in app.markdown]
+    assert "**Resolved** 2026-11-24 02:00 UTC: station S1 retired 2026-11-24 02:00Z" in shown
