@@ -159,7 +159,7 @@ def apply_results(
         decision = decide(_episode(row), result.state, hour, silenced or inhibited, settings)
         if decision is None:
             continue
-        change = _write(conn, hour, result, row, decision, settings)
+        change = _write(conn, hour, result, row, decision, settings, quiet=silenced or inhibited)
         if change is not None:
             changes.append(replace(change, silenced=silenced, inhibited=inhibited))
     return changes
@@ -255,9 +255,12 @@ def _write(
     row: Row | None,
     decision: Decision,
     settings: Settings,
+    *,
+    quiet: bool = False,
 ) -> Change | None:
-    """Apply a decision: insert or update the episode, queue its event; None when another
-    replica opened the episode first."""
+    """Apply a decision: insert or update the episode, queue its event (and, unless a silence
+    or an inhibition holds it back, a late trigger); None when another replica opened the
+    episode first."""
     values: dict[str, Any] = {
         "last_evaluated_at": hour,
         "last_notified_at": decision.last_notified_at,
@@ -294,7 +297,12 @@ def _write(
             log.warning("alert resolved: %s", row.fingerprint)
         episodes.update_episode(conn, alert_id, **values)
     late: tuple[str, ...] = ()
-    if decision.step is Step.FIRING and decision.event != "trigger" and decision.last_notified_at:
+    if (
+        decision.step is Step.FIRING
+        and decision.event != "trigger"
+        and decision.last_notified_at
+        and not quiet
+    ):
         late = _late_trigger(conn, alert_id, started_at, hour, result, row, decision, settings)
     if decision.event is not None:
         notice = _notice(alert_id, started_at, hour, result, row, decision)

@@ -319,3 +319,32 @@ def test_status_says_when_a_silence_holds_an_alerts_notifications_back(
     text_ = runner.invoke(app, ["status"], env=env).output
     squeezed = "".join(c for c in text_ if not c.isspace() and c != "│")  # the table wraps
     assert "[heldbackbysilence1until" in squeezed and "(ana:lenscleaning)]" in squeezed
+
+
+def test_a_late_trigger_waits_while_a_silence_holds_the_alert_back(
+    db_url, engine, settings
+) -> None:
+    from monitor.core.db.models import Silence
+
+    reference_day(db_url, engine, settings)
+    faults = {("S1", h): SPIKE for h in range(5)}
+    write(db_url, settings, traffic(["S1", "S2"], DAY2, 5, PER_HOUR, seed=7, faults=faults))
+    run_range(
+        engine, settings.model_copy(update={"webhook_url": None}), DAY2, DAY2 + timedelta(hours=2)
+    )
+    with engine.begin() as conn:  # maintenance on S1 from 02:00 to 04:00
+        conn.execute(
+            Silence.__table__.insert().values(
+                rule="*",
+                station_id="S1",
+                starts_at=DAY2 + timedelta(hours=2),
+                ends_at=DAY2 + timedelta(hours=4),
+                created_by="ana",
+            )
+        )
+    run_range(engine, settings, DAY2 + timedelta(hours=2), DAY2 + timedelta(hours=3))
+    assert [row for row in outbox(engine) if row[0] == "critical_rate:S1"] == []
+    run_range(engine, settings, DAY2 + timedelta(hours=3), DAY2 + timedelta(hours=4))
+    # The silence ends at 04:00: the hour 03:00 is evaluated at 04:00, out of it.
+    spike = [row[1:] for row in outbox(engine) if row[0] == "critical_rate:S1"]
+    assert spike == [("trigger", DAY2 + timedelta(hours=3))]
