@@ -130,6 +130,14 @@ def signed_in_name(settings: Settings) -> str | None:
     return None
 
 
+def may_enter(settings: Settings) -> bool:
+    """Whether this visitor is let in, without drawing anything (admitted() draws the
+    sign-in for one who is not)."""
+    if problems(settings):
+        return False
+    return settings.dashboard_auth == "none" or signed_in_name(settings) is not None
+
+
 def admitted(settings: Settings) -> bool:
     """Whether this visitor may see the pages; otherwise the sign-in (or the reason the
     dashboard refuses to serve) is shown and False comes back."""

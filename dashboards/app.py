@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards.access import admitted
+from dashboards.access import admitted, may_enter
 from dashboards.context import settings_or_message
 
 VIEWS = Path(__file__).resolve().parent / "views"
@@ -24,6 +24,10 @@ pages = [
     st.Page(VIEWS / "value.py", title="Value", icon=":material/savings:"),
 ]
 # Nothing past the sign-in (or the reason the dashboard refuses to serve) without access.
+# The page is resolved from the URL before the sign-in and run only after it, so a deep
+# link (a notification's link to the Alerts page) lands where it pointed once signed in.
 settings = settings_or_message()
-if settings is not None and admitted(settings):
-    st.navigation(pages).run()
+if settings is not None:
+    page = st.navigation(pages, position="sidebar" if may_enter(settings) else "hidden")
+    if admitted(settings):
+        page.run()

@@ -156,10 +156,12 @@ def test_the_password_sign_in_holds_in_a_real_browser(seeded, browser, tmp_path)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector("text=Signed in as Ana", timeout=RENDER_TIMEOUT_MS)
-        # The sidebar is drawn before the page replaces the sign-in: wait for the page.
-        page.wait_for_selector("text=Attention:", timeout=RENDER_TIMEOUT_MS)
+        # The sidebar is drawn before the page replaces the sign-in: wait for the page the
+        # deep link pointed at (the Alerts page's history), not the Overview.
+        page.wait_for_selector("text=History", timeout=RENDER_TIMEOUT_MS)
         settled(page)
         text = visible_text(page)
         assert "S1" in text and "Wrong password." not in text
+        assert page.url.rstrip("/").endswith("/alerts"), page.url
     finally:
         stop(server)
