@@ -213,6 +213,10 @@ class Shift:
     k: float
     smoothed_change: float  # relative change of the median of the last SMOOTH_HOURS medians
     smoothed_delta: float  # the same, in the column's units
+    # The clock hour before this one, when the CUSUM series holds it: its z and relative
+    # change (NaN when absent), so a rule can ask for two moved hours in a row.
+    previous_z: float = math.nan
+    previous_change: float = math.nan
 
     @property
     def delta(self) -> float:
@@ -270,6 +274,12 @@ def measure_shift(
     up = clipped_cusum(z_series, stick.k)
     down = clipped_cusum([-z for z in z_series], stick.k)
     smoothed_change, smoothed_delta = _smoothed(series, stick, hour, median)
+    previous_z = previous_change = math.nan
+    before = [(z, when, value) for z, (when, value, _) in zip(z_series, series, strict=True)]
+    before = [item for item in before if item[1] == hour - timedelta(hours=1)]
+    if before:
+        previous_z, when, value = before[-1]
+        previous_change = drift.relative_change(value, stick.level(when))
     scale = noise.scale(judged.size)  # the median judged is the sample's
     return Shift(
         column=column,
@@ -287,6 +297,8 @@ def measure_shift(
         k=stick.k,
         smoothed_change=smoothed_change,
         smoothed_delta=smoothed_delta,
+        previous_z=previous_z,
+        previous_change=previous_change,
     )
 
 
