@@ -30,6 +30,7 @@ the notifications (monitor.core.queries.notifications):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -127,9 +128,17 @@ def decide(
     )
 
 
-def is_silenced(silences: list[Row], rule: str, station_id: str | None) -> bool:
-    """Whether any silence covers this alert (the same patterns routes use)."""
-    return any(matches(s.rule, rule) and matches(s.station_id, station_id) for s in silences)
+def covering_silence(silences: Sequence[Row], rule: str, station_id: str | None) -> Row | None:
+    """The first silence that covers this alert (the same patterns routes use), if any."""
+    return next(
+        (s for s in silences if matches(s.rule, rule) and matches(s.station_id, station_id)),
+        None,
+    )
+
+
+def is_silenced(silences: Sequence[Row], rule: str, station_id: str | None) -> bool:
+    """Whether any silence covers this alert."""
+    return covering_silence(silences, rule, station_id) is not None
 
 
 def apply_results(

@@ -65,6 +65,12 @@ class RunOutcome:
     stopped: bool = False
 
 
+def next_run(now: datetime, minute: int) -> datetime:
+    """The first scheduled run after `now`: minute `minute` of an hour, UTC."""
+    run = now.astimezone(UTC).replace(minute=minute, second=0, microsecond=0)
+    return run if run > now else run + timedelta(hours=1)
+
+
 def floor_hour(moment: datetime) -> datetime:
     """The start of the UTC hour that holds `moment`."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -95,10 +101,12 @@ def _evaluate(
     rollups.write_hour(conn, hour)
     references = load_references(conn)
     _add_provisional(conn, hour, references, settings)
+    retired = {s: row["retired_at"] for s, row in stations.retirements(conn).items()}
     windows = hour_windows(
         conn,
         hour,
         references,
+        retired=retired,
         sample_size=settings.drift_sample_size,
         min_predictions=settings.drift_min_predictions,
         max_pool_hours=settings.drift_max_pool_hours,
@@ -115,7 +123,6 @@ def _evaluate(
     results = diagnose(results)
     results = [_with_report(result, hour, settings) for result in results]
     changes = apply_results(conn, hour, results, settings)
-    retired = {s: row["retired_at"] for s, row in stations.retirements(conn).items()}
     return results, changes + hand_over_silent(conn, hour, retired, settings)
 
 

@@ -43,6 +43,7 @@ def hour_windows(
     hour: datetime,
     references: Mapping[str, Reference],
     *,
+    retired: Mapping[str, datetime] | None = None,
     sample_size: int,
     min_predictions: int = 0,
     max_pool_hours: int = 1,
@@ -54,12 +55,12 @@ def hour_windows(
 
     A silent station is left out when nothing could be expected of it: it did not exist
     yet (its first frame came after this hour: an older hour processed again), or it was
-    retired by the end of this hour (`beltwatch station retire`)."""
+    retired by the end of this hour (`retired`: station -> when, `beltwatch station retire`)."""
     rows = rollups.hour_rows(conn, hour)
     # A day more than the expectation reads, so that a week ago can count as a known 0.
     volumes = rollups.hourly_volumes(conn, hour - timedelta(days=EXPECTED_DAYS + 1), hour)
     born = stations_q.first_seen(conn)
-    retired = {s: row["retired_at"] for s, row in stations_q.retirements(conn).items()}
+    retired = retired or {}
     end = hour + timedelta(hours=1)
     stations = sorted(
         station

@@ -101,16 +101,15 @@ def monitor_run(ctx: typer.Context) -> None:
 def monitor_banner(settings: Settings, database: str, now: datetime) -> list[tuple[str, bool]]:
     """What `monitor run` says at start, without -v: its schedule and next run, what it
     catches up, its database (password masked) and its receivers; (line, is a warning)."""
+    from monitor.hourly import next_run
     from monitor.notifiers import RECEIVERS
     from monitor.routing import configured_channels
 
-    next_run = now.astimezone(UTC).replace(minute=settings.monitor_minute, second=0, microsecond=0)
-    if next_run <= now:
-        next_run += timedelta(hours=1)
+    upcoming = next_run(now, settings.monitor_minute)
     lines = [
         (
             f"beltwatch monitor: every hour at minute {settings.monitor_minute:02d} (UTC); "
-            f"next run {next_run:%Y-%m-%dT%H:%MZ}; catches up to "
+            f"next run {upcoming:%Y-%m-%dT%H:%MZ}; catches up to "
             f"{settings.monitor_catchup_hours} missed hours at start",
             False,
         ),

@@ -137,6 +137,7 @@ def collect_status(conn: Connection, settings: Settings, now: datetime) -> Statu
     from monitor.core.queries import alerts, notifications, references, rollups, runs, silences
     from monitor.core.queries import stations as stations_q
     from monitor.core.queries import status as status_q
+    from monitor.hourly import next_run
     from monitor.judgeable import ReferenceState, cannot_judge, hours_seen
 
     now = now.astimezone(UTC)
@@ -206,9 +207,7 @@ def collect_status(conn: Connection, settings: Settings, now: datetime) -> Statu
         minute=0, second=0, microsecond=0
     ) - _HOUR
     behind = None if last_hour_done is None else max(0, (due - last_hour_done) // _HOUR)
-    next_run = now.replace(minute=settings.monitor_minute, second=0, microsecond=0)
-    if next_run <= now:
-        next_run += _HOUR
+    upcoming = next_run(now, settings.monitor_minute)
     undelivered = notifications.undelivered(conn)
     held = held_back(firing, silences.active_silences(conn, now))
     return Status(
@@ -224,7 +223,7 @@ def collect_status(conn: Connection, settings: Settings, now: datetime) -> Statu
         held_back=held,
         last_hour_done=last_hour_done,
         last_done_at=last_done_at,
-        next_run_at=next_run,
+        next_run_at=upcoming,
         hours_behind=behind,
         failed_hours=status_q.failed_runs(
             conn, judged - (settings.monitor_catchup_hours - 1) * _HOUR
@@ -326,20 +325,13 @@ def _figure_json(figure: Figure) -> dict[str, Any]:
 
 def held_back(firing: Sequence[RowMapping], active: Sequence[Any]) -> dict[int, str]:
     """alert id -> why its notifications are held back now: a silence covering it (the
-    alert manager's own test, monitor.alerts.is_silenced), or, for one whose trigger never
-    went out, the alert it was held back for as the same incident."""
-    from monitor.routing import matches
+    alert manager's own test), or, for one whose trigger never went out, the alert it was
+    held back for as the same incident."""
+    from monitor.alerts import covering_silence
 
     held = {}
     for alert in firing:
-        silence = next(
-            (
-                x
-                for x in active
-                if matches(x.rule, alert["rule"]) and matches(x.station_id, alert["station_id"])
-            ),
-            None,
-        )
+        silence = covering_silence(active, alert["rule"], alert["station_id"])
         inhibited = (alert["evidence"] or {}).get("inhibited_by")
         if silence is not None:
             held[alert["id"]] = (
