@@ -1,8 +1,9 @@
 """The dashboard in a real browser: `beltwatch dashboard` serves the seeded database,
 headless Chromium (Debian's `chromium`, driven by Playwright) opens it, the Overview
-renders its verdict, every page in the navigation renders without an error, and the
-password sign-in holds. Screenshots of every page go to `DASHBOARD_SCREENSHOTS` (a folder)
-when it is set, else to the test's temporary folder.
+renders its verdict, every page in the navigation renders without an error, and both
+sign-ins hold: the password, and OIDC against a real OpenID provider on this machine.
+Screenshots of every page go to `DASHBOARD_SCREENSHOTS` (a folder) when it is set, else to
+the test's temporary folder.
 
 Skipped, with the reason, where Playwright or Chromium is missing; `.ci/run` installs both.
 """
@@ -34,12 +35,15 @@ if CHROMIUM is None:
 
 PASSWORD = "conveyor-belt-42"
 RENDER_TIMEOUT_MS = 60_000
+SSO_SIGN_IN = "text=Sign in with your organisation"
 
 
-def serve(url, data_dir: Path, **settings: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`beltwatch dashboard` on a free port; returns the process and its address once its
-    health check answers."""
-    port = free_port()
+def serve(
+    url, data_dir: Path, *, port: int | None = None, **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`beltwatch dashboard` on `port` (a free one by default); returns the process and its
+    address once its health check answers."""
+    port = port or free_port()
     env = {
         **os.environ,
         "BELTWATCH_DATABASE_URL": url.render_as_string(hide_password=False),
@@ -165,3 +169,61 @@ def test_the_password_sign_in_holds_in_a_real_browser(seeded, browser, tmp_path)
         assert page.url.rstrip("/").endswith("/alerts"), page.url
     finally:
         stop(server)
+
+
+def test_the_oidc_sign_in_holds_against_a_real_provider(seeded, browser, tmp_path) -> None:
+    """Streamlit's `st.login` against a real OpenID provider (oidc-provider-mock: discovery,
+    authorization form, token and userinfo endpoints, signed ID tokens) over plain HTTP on
+    this machine: the sign-in page, the provider's form, the callback, the name recorded
+    on changes, and the sign-out."""
+    provider = pytest.importorskip(
+        "oidc_provider_mock", reason="oidc-provider-mock is not installed (the dev extra has it)"
+    )
+    url, _ = seeded
+    port = free_port()
+    user = provider.User(sub="ana", claims={"name": "Ana Operator", "email": "ana@example.com"})
+    # Authlib refuses plain HTTP on both sides unless told this is a test.
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    try:
+        with provider.run_server_in_thread(user_claims=[user]) as oidc:
+            issuer = f"http://localhost:{oidc.server_port}"
+            server, address = serve(
+                url,
+                tmp_path,
+                port=port,
+                dashboard_auth="oidc",
+                dashboard_oidc_metadata_url=f"{issuer}/.well-known/openid-configuration",
+                dashboard_oidc_client_id="beltwatch-dashboard",
+                dashboard_oidc_client_secret="not-a-real-secret",
+                dashboard_oidc_redirect_uri=f"http://127.0.0.1:{port}/oauth2callback",
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.goto(address)
+                page.wait_for_selector(SSO_SIGN_IN, timeout=RENDER_TIMEOUT_MS)
+                settled(page)
+                assert "Firing alerts" not in visible_text(page)
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_selector("text=Authorize Client", timeout=RENDER_TIMEOUT_MS)
+                assert page.url.startswith(issuer), page.url
+                assert "beltwatch-dashboard" in page.inner_text("body")
+                page.get_by_role("button", name="ana", exact=True).click()
+                page.wait_for_selector("text=Signed in as Ana Operator", timeout=RENDER_TIMEOUT_MS)
+                page.wait_for_selector("text=Attention:", timeout=RENDER_TIMEOUT_MS)
+                settled(page)
+                assert "Firing alerts" in visible_text(page)
+                assert page.url.startswith(address), page.url
+
+                # Sign-out ends the provider's session too (RP-initiated logout): the
+                # provider confirms, then sends the browser back to the dashboard.
+                page.get_by_role("button", name="Sign out").click()
+                page.wait_for_selector("text=End Session", timeout=RENDER_TIMEOUT_MS)
+                assert page.url.startswith(f"{issuer}/oauth2/end_session"), page.url
+                page.get_by_role("button", name="End session").click()
+                page.wait_for_selector(SSO_SIGN_IN, timeout=RENDER_TIMEOUT_MS)
+                settled(page)
+                assert "Firing alerts" not in visible_text(page)
+            finally:
+                stop(server)
+    finally:
+        os.environ.pop("AUTHLIB_INSECURE_TRANSPORT", None)
