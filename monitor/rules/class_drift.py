@@ -96,7 +96,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
             station_id=window.station_id,
             state="ok",
             severity="warning",
-            summary=f"{who}: class mix ok (JS {distance:.3f} < {threshold:g}){suffix}",
+            summary=f"{who}: class mix ok (JS {distance:.3f} < {threshold:.3g}){suffix}",
             evidence=evidence,
         )
     confirmed = f"chi-square {sh.fmt_p(test.score)}" if test.method == "chisquare" else "Evidently"
@@ -108,7 +108,7 @@ def evaluate(window: Window, reference: Reference | None, settings: Settings) ->
         state="firing",
         severity="warning",
         summary=(
-            f"{who}: class mix moved (JS {distance:.3f} >= {threshold:g}, {confirmed} agrees): "
+            f"{who}: class mix moved (JS {distance:.3f} >= {threshold:.3g}, {confirmed} agrees): "
             f"{moves}{suffix}"
         ),
         evidence=evidence,

@@ -241,7 +241,7 @@ def _fired_phrase(
             "the hour before"
         )
     else:
-        how = f"slow drift, CUSUM {signal['cusum_down']:.1f} >= {signal['cusum_h_down']:g}"
+        how = f"slow drift, CUSUM {signal['cusum_down']:.1f} >= {signal['cusum_h_down']:.3g}"
     return (
         f"{name} down {sh.pct(signal['drop'])}",
         f"{sh.fmt_num(signal['median'])} vs {sh.fmt_num(signal['reference_median'])}, "

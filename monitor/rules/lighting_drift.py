@@ -193,7 +193,7 @@ def _fired_phrase(column: str, signal: dict[str, Any], test: drift.DriftTest) ->
             f"{abs(signal['move_z']):.1f} hour-SDs"
             if signal["abrupt"]
             else f"slow drift, CUSUM {signal['cusum_up' if move > 0 else 'cusum_down']:.1f} "
-            f">= {signal['cusum_limit']:g}"
+            f">= {signal['cusum_limit']:.3g}"
         )
         return (
             f"brightness {'up' if move > 0 else 'down'} {abs(move):.0f} levels",

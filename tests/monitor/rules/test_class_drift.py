@@ -48,6 +48,14 @@ def test_firing_summary_names_the_classes_that_moved(small_reference, settings):
     assert result.report_html is not None
 
 
+def test_a_volume_scaled_threshold_is_quoted_to_three_digits(small_reference, settings):
+    """At 200 predictions the threshold is the noise floor (0.1390...), not the setting."""
+    counts = {"undamaged": 130, "minor": 40, "critical": 30}
+    result = class_drift.evaluate(make_window(n=200, counts=counts), small_reference, settings)
+    assert result.firing
+    assert ">= 0.139, " in result.summary, result.summary
+
+
 def test_a_firing_hour_runs_evidently_once_for_verdict_and_report(
     small_reference, settings, evidently_runs
 ):
