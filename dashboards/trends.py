@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import charts
-from dashboards.context import EMPTY, day_range, read
+from dashboards.context import EMPTY, day_range, local, read
 from dashboards.health import reference_band
 from monitor.core.queries import alerts, references, rollups
 from monitor.core.settings import Settings
@@ -72,7 +72,9 @@ def default_stations(stations: Sequence[str], alerted: Iterable[str]) -> tuple[l
     up to STATIONS_SHOWN; more, those that had an alert in the range; none had, the first
     STATIONS_SHOWN."""
     if len(stations) <= STATIONS_SHOWN:
-        return list(stations), f"All {len(stations)} stations with traffic in the range."
+        return list(stations), (
+            f"All {len(stations)} stations with traffic or an alert in the range."
+        )
     with_alerts = sorted(set(alerted) & set(stations))
     if with_alerts:
         return with_alerts, (
@@ -182,7 +184,7 @@ def station_charts(
     present = {row["station_id"] for row in rows}
     shown = [s for s in stations if s in present]
     if not shown:
-        st.info("No traffic of these stations in this range: pick other days or stations.")
+        _no_traffic(settings, stations)
         return
     episodes = [e for e in episodes if e["station_id"] in chosen]
     # One station (the Station page) gets the page's width; more share it three a row.
@@ -259,8 +261,21 @@ def show(settings: Settings) -> None:
             "averaged over their frames. Pick a shorter range for hourly points."
         )
     _table(settings, rows, episodes, chosen)
+    if not any(row["station_id"] in set(chosen) for row in rows):
+        # Offered for an alert that overlaps the range: nothing to chart.
+        _no_traffic(settings, chosen)
+        return
     _class_mix(settings, rows, chosen, hours)
     station_charts(settings, chosen, since, until, rows)
+
+
+def _no_traffic(settings: Settings, stations: Sequence[str]) -> None:
+    """The empty state of a range without traffic of `stations`, naming their newest hour,
+    so an operator knows which days to pick."""
+    latest = read(settings, rollups.latest_hour, tuple(stations))
+    newest = f" (the newest hour with traffic: {local(settings, latest)})" if latest else ""
+    whose = f"of {stations[0]}" if len(stations) == 1 else "of these stations"
+    st.info(f"No traffic {whose} in this range{newest}: pick other days or stations.")
 
 
 def _table(

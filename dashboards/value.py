@@ -54,19 +54,22 @@ def show(settings: Settings) -> None:
     """The page: the range's totals, per day, the review load per hour, camera faults."""
     st.title("Value")
     since, until = day_range(settings, "Days", key="value_range", days=DAYS_SHOWN)
-    if read(settings, rollups.latest_hour) is None:
+    latest = read(settings, rollups.latest_hour)
+    if latest is None:
         st.info(EMPTY)
         return
     hours = read(settings, rollups.site_hours, since, until)
     labels = read(
         settings, reviews.labels_per_day, since=since, until=until, zone=settings.site_timezone
     )
-    _totals(settings, hours, labels)
+    _totals(settings, hours, labels, latest)
     _per_day(settings, hours, labels, since, until)
     _camera_faults(settings, since, until)
 
 
-def _totals(settings: Settings, hours: list[dict[str, Any]], labels: dict[date, int]) -> None:
+def _totals(
+    settings: Settings, hours: list[dict[str, Any]], labels: dict[date, int], latest: datetime
+) -> None:
     columns = st.columns(4)
     columns[0].metric("Critical parcels diverted", f"{sum(h['n_critical'] for h in hours):,}")
     columns[1].metric(
@@ -75,7 +78,10 @@ def _totals(settings: Settings, hours: list[dict[str, Any]], labels: dict[date, 
     columns[2].metric("Labels done", f"{sum(labels.values()):,}")
     columns[3].metric("Parcels judged", f"{sum(h['n_total'] for h in hours):,}")
     if not hours:
-        st.info("No hour of this range has been rolled up yet: pick days with traffic.")
+        st.info(
+            "No traffic in this range (the newest hour with traffic: "
+            f"{local(settings, latest)}): pick other days."
+        )
         return
     peak = max(hours, key=lambda h: (h["n_minor"] + h["n_critical"], h["hour"]))
     st.markdown(

@@ -113,6 +113,8 @@ def test_the_latest_hour_and_the_sites_hours(engine) -> None:
                 {"hour": T0 + timedelta(hours=h), "station": station, "n": n, "c": critical},
             )
         assert rollups.latest_hour(conn) == T0 + timedelta(hours=2)
+        assert rollups.latest_hour(conn, ["S1"]) == T0 + timedelta(hours=1)
+        assert rollups.latest_hour(conn, ["S2"]) is None
         site = rollups.site_hours(conn, T0, T0 + timedelta(hours=3))
         assert [(r["hour"], r["n_total"], r["n_critical"]) for r in site] == [
             (T0, 100, 3),

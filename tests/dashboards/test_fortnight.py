@@ -186,7 +186,7 @@ def test_overview_shows_the_last_hour_of_every_station(fortnight, monkeypatch) -
 def test_trends_tabulates_each_station_over_the_fortnight(fortnight, monkeypatch) -> None:
     url, engine = fortnight
     app = page(monkeypatch, url, "views/trends.py", trends_range=RANGE)
-    assert "All 3 stations with traffic in the range." in [c.value for c in app.caption]
+    assert "All 3 stations with traffic or an alert in the range." in [c.value for c in app.caption]
     assert not any("each point is" in c.value for c in app.caption)  # 14 days: hourly
     alerts = dict(sql(engine, "SELECT station_id, count(*) FROM alerts GROUP BY 1"))
     held = station_hours(engine)

@@ -141,6 +141,20 @@ def test_a_reference_set_without_a_name_says_so(station_db, monkeypatch):
     assert "set (by whom was not recorded)" in lines
 
 
+def test_a_station_silent_in_the_last_days_names_the_newest_hour(station_db, monkeypatch):
+    url, engine, _ = station_db
+    app = station_page(monkeypatch, url, "S1")  # its traffic: the seeded days, long past
+    with engine.connect() as conn:
+        newest = conn.execute(
+            text("SELECT max(hour) FROM hourly_rollups WHERE station_id = 'S1'")
+        ).scalar_one()
+    assert newest < datetime.now(UTC) - timedelta(days=7)  # S7's hours are recent
+    assert (
+        "No traffic of S1 in this range (the newest hour with traffic: "
+        f"{newest:%Y-%m-%d %H:%M} UTC): pick other days or stations."
+    ) in [info.value for info in app.info]
+
+
 def test_the_model_versions_are_those_the_rollups_saw(station_db, monkeypatch):
     url, engine, _ = station_db
     app = station_page(monkeypatch, url, "S1")

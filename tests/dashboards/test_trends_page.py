@@ -83,7 +83,7 @@ def test_the_table_per_station_matches_the_rollups_references_and_alerts(rolled,
     url, engine = rolled
     app = trends_page(monkeypatch, url)
     assert app.multiselect(key="trends_stations").value == STATIONS
-    assert "All 3 stations with traffic in the range." in [c.value for c in app.caption]
+    assert "All 3 stations with traffic or an alert in the range." in [c.value for c in app.caption]
     with engine.connect() as conn:
         alerts = dict(
             conn.execute(
@@ -232,6 +232,25 @@ def test_a_long_range_is_drawn_in_bins_of_hours_and_says_so(rolled, monkeypatch)
     medians = sorted(h["brightness_p50"] for h in first_bin)
     assert brightness[pd.Timestamp(DAY2.replace(tzinfo=None))] == pytest.approx(medians[1])
     assert app.dataframe[0].value.set_index("station").loc["S1", "hours with traffic"] == 28
+
+
+def test_a_range_with_alerts_but_no_traffic_names_the_newest_hour_and_draws_nothing(
+    rolled, monkeypatch
+):
+    """S1's alerts still fire after the seeded days: the range offers S1 for them, lists
+    them, and says where the traffic is instead of drawing empty charts."""
+    url, engine = rolled
+    app = trends_page(monkeypatch, url, days=(date(2026, 11, 27), date(2026, 11, 28)))
+    table = app.dataframe[0].value
+    assert list(table["station"]) == ["S1"]
+    with engine.connect() as conn:
+        newest = rollups.latest_hour(conn, list(table["station"]))
+    assert set(table["hours with traffic"]) == {0} and set(table["predictions"]) == {0}
+    assert [info.value for info in app.info] == [
+        "No traffic of S1 in this range (the newest hour with traffic: "
+        f"{newest:%Y-%m-%d %H:%M} UTC): pick other days or stations."
+    ]
+    assert not app.get("vega_lite_chart")
 
 
 def test_an_empty_database_says_how_to_get_data(db_url, monkeypatch):

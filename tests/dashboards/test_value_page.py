@@ -193,12 +193,15 @@ def test_an_empty_database_says_how_to_get_data(db_url, monkeypatch) -> None:
 
 
 def test_a_range_without_traffic_says_so(labelled, monkeypatch) -> None:
-    url, _ = labelled
+    url, engine = labelled
     point_app_at(monkeypatch, url)
     app = open_page(VALUE)
     app.date_input(key="value_range").set_value((date(2026, 10, 1), date(2026, 10, 7))).run()
+    with engine.connect() as conn:
+        newest = conn.execute(text("SELECT max(hour) FROM hourly_rollups")).scalar_one()
     assert [i.value for i in app.info] == [
-        "No hour of this range has been rolled up yet: pick days with traffic."
+        f"No traffic in this range (the newest hour with traffic: {newest:%Y-%m-%d %H:%M} UTC): "
+        "pick other days."
     ]
     assert metrics(app)["Critical parcels diverted"] == "0"
     assert [s.value for s in app.success] == ["No camera fault fired in this range."]

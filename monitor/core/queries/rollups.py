@@ -148,9 +148,15 @@ def first_hours(conn: Connection, station: str, hours: int) -> list[datetime]:
     )
 
 
-def latest_hour(conn: Connection) -> datetime | None:
-    """The newest hour that has been rolled up (None: none yet)."""
-    return conn.execute(text("SELECT max(hour) FROM hourly_rollups")).scalar_one()
+def latest_hour(conn: Connection, stations: Sequence[str] | None = None) -> datetime | None:
+    """The newest hour that has been rolled up, of any station or of `stations` (None:
+    none yet)."""
+    if stations is None:
+        return conn.execute(text("SELECT max(hour) FROM hourly_rollups")).scalar_one()
+    return conn.execute(
+        text("SELECT max(hour) FROM hourly_rollups WHERE station_id = ANY(:stations)"),
+        {"stations": list(stations)},
+    ).scalar_one()
 
 
 def site_hours(conn: Connection, since: datetime, until: datetime) -> list[RowMapping]:
