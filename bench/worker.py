@@ -325,25 +325,53 @@ def run_concurrency(
     print(f"worker from {repo}; {os.cpu_count()} CPUs; {len(frames)} 1280x960 JPEGs")
     worker = WorkerProcess(repo, url, tmp / "concurrency", settings)
     port = int(worker.base.rsplit(":", 1)[1])
+    cores = os.cpu_count() or 1
     try:
-        rates = {}
+        rates, busy = {}, {}
         for n in streams:
             stop_at = time.perf_counter() + seconds
+            before = _cpu_seconds(worker.process.pid)
             with ThreadPoolExecutor(n) as pool:
                 runs = list(pool.map(_stream, [(port, frames, k, n, stop_at) for k in range(n)]))
+            after = _cpu_seconds(worker.process.pid)
+            used = [(b - a) / seconds for a, b in zip(before, after, strict=True)]
             every = np.concatenate([np.array(latencies) for latencies, _ in runs]) * 1e3
             rates[n] = len(every) / seconds
+            busy[n] = used[0]
             p50, p99 = np.percentile(every, [50, 99])
             failed = sum(failures for _, failures in runs)
             print(
                 f"{n} stream(s): {rates[n]:,.0f} images/s, per image p50 {p50:.1f} ms, "
-                f"p99 {p99:.1f} ms (budget 100), {failed} failed"
+                f"p99 {p99:.1f} ms (budget 100), {failed} failed; cores busy {used[0]:.2f} of "
+                f"{cores} (worker {used[1]:.2f}, clients {used[2]:.2f}, "
+                f"PostgreSQL and the rest {used[0] - used[1] - used[2]:.2f})"
             )
         for n in streams:
             if n != 1 and 1 in rates:
-                print(f"{n} streams / 1 stream: {rates[n] / rates[1]:.2f}x (goal >= 1.7 for 2)")
+                # The most n streams can add: the cores one stream leaves idle (the clients
+                # and the database share the machine with the worker).
+                ceiling = min(n, cores / busy[1])
+                print(
+                    f"{n} streams / 1 stream: {rates[n] / rates[1]:.2f}x (goal >= 1.7 for 2; "
+                    f"at most {ceiling:.2f}x here, as one stream already keeps {busy[1]:.2f} "
+                    f"of {cores} cores busy)"
+                )
     finally:
         worker.stop()
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float, float]:
+    """CPU seconds so far (user + system) of the whole machine, of process `pid` with its
+    threads, and of this process (the clients), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    machine = (sum(fields) - fields[3] - fields[4]) / tick  # all but idle and iowait
+    with open(f"/proc/{pid}/stat") as stat:
+        after_name = stat.read().rsplit(")", 1)[1].split()
+    worker = (int(after_name[11]) + int(after_name[12])) / tick  # utime, stime
+    own = os.times()
+    return machine, worker, own.user + own.system
 
 
 def _stream(job: tuple[int, list[bytes], int, int, float]) -> tuple[list[float], int]:
