@@ -79,6 +79,14 @@ class StationStatus:
 
 
 @dataclass(frozen=True)
+class HeldBack:
+    """Why a firing alert's notifications are held back now."""
+
+    why: str
+    by_silence: bool  # a silence (its summary cannot say so), not the same incident
+
+
+@dataclass(frozen=True)
 class Status:
     """Everything `status` shows, read at `now`."""
 
@@ -94,7 +102,7 @@ class Status:
     next_run_at: datetime
     hours_behind: int | None
     failed_hours: Sequence[RowMapping]
-    held_back: Mapping[int, str] = field(default_factory=dict)  # alert id -> why
+    held_back: Mapping[int, HeldBack] = field(default_factory=dict)  # alert id -> why
 
     @property
     def empty(self) -> bool:
@@ -323,7 +331,7 @@ def _figure_json(figure: Figure) -> dict[str, Any]:
     }
 
 
-def held_back(firing: Sequence[RowMapping], active: Sequence[Any]) -> dict[int, str]:
+def held_back(firing: Sequence[RowMapping], active: Sequence[Any]) -> dict[int, HeldBack]:
     """alert id -> why its notifications are held back now: a silence covering it (the
     alert manager's own test), or, for one whose trigger never went out, the alert it was
     held back for as the same incident."""
@@ -334,18 +342,20 @@ def held_back(firing: Sequence[RowMapping], active: Sequence[Any]) -> dict[int, 
         silence = covering_silence(active, alert["rule"], alert["station_id"])
         inhibited = (alert["evidence"] or {}).get("inhibited_by")
         if silence is not None:
-            held[alert["id"]] = (
+            why = (
                 f"held back by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%MZ} "
                 f"({silence.created_by}: {silence.comment or 'no comment'})"
             )
+            held[alert["id"]] = HeldBack(why, by_silence=True)
         elif inhibited and alert["last_notified_at"] is None:
-            held[alert["id"]] = f"held back: the same incident as {', '.join(inhibited)}"
+            why = f"held back: the same incident as {', '.join(inhibited)}"
+            held[alert["id"]] = HeldBack(why, by_silence=False)
     return held
 
 
-def _held_note(held: str | None) -> str:
+def _held_note(held: HeldBack | None) -> str:
     # An inhibited alert's summary says so already ("held back: same incident as ...").
-    return f" [{held}]" if held and held.startswith("held back by silence") else ""
+    return f" [{held.why}]" if held is not None and held.by_silence else ""
 
 
 def _alert_json(alert: RowMapping, status: Status) -> dict[str, Any]:
@@ -355,7 +365,7 @@ def _alert_json(alert: RowMapping, status: Status) -> dict[str, Any]:
         "severity": alert["severity"],
         "started_at": _iso(alert["started_at"]),
         "summary": alert["summary"],
-        "held_back": status.held_back.get(alert["id"]),
+        "held_back": held.why if (held := status.held_back.get(alert["id"])) else None,
     }
 
 
