@@ -30,7 +30,7 @@ the notifications (monitor.core.queries.notifications):
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -233,7 +233,6 @@ def _resolve_for(
     log.warning("alert resolved: %s (%s)", row["fingerprint"], reason)
     event: Event | None = "resolve" if row["last_notified_at"] is not None else None
     if event is not None:
-        worst = evidence.get("worst_hour") or {}
         notice = AlertNotice(
             alert_id=row["id"],
             fingerprint=row["fingerprint"],
@@ -241,7 +240,7 @@ def _resolve_for(
             station_id=row["station_id"],
             severity=row["severity"],
             event=event,
-            summary=f"{worst.get('summary') or row['summary']} (resolved: {reason})",
+            summary=f"{_as_it_fired(row['summary'], evidence)} (resolved: {reason})",
             evidence=evidence,
             hour=hour,
             started_at=row["started_at"],
@@ -384,10 +383,7 @@ def _notice(
     source = row if decision.step is Step.RESOLVE and row is not None else result
     summary = source.summary
     if decision.step is Step.RESOLVE:
-        # "It was: ..." tells of the episode's worst hour, whose hint a milder last hour
-        # may lack.
-        worst = (source.evidence or {}).get("worst_hour") or {}
-        summary = worst.get("summary") or summary
+        summary = _as_it_fired(summary, source.evidence)
     return AlertNotice(
         alert_id=alert_id,
         fingerprint=result.fingerprint,
@@ -401,6 +397,13 @@ def _notice(
         started_at=started_at,
         resolved_at=decision.resolved_at,
     )
+
+
+def _as_it_fired(summary: str, evidence: Mapping[str, Any] | None) -> str:
+    """What a resolve says the episode was: its worst hour's summary, whose hint (a camera
+    fault named) a milder last hour may lack; else `summary`."""
+    worst = (evidence or {}).get("worst_hour") or {}
+    return worst.get("summary") or summary
 
 
 def _queue(
