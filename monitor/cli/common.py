@@ -5,11 +5,12 @@ command and time parsing."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import getpass
 import logging
 import re
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,3 +265,23 @@ def engine_for(settings: Settings) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+NAMES_LISTED = 12  # a refusal lists this many known names, the closest first
+
+
+def unmatched(kind: str, pattern: str | None, known: Collection[str], where: str) -> str | None:
+    """Why `pattern` matches none of the `known` names (the closest first), or None when it
+    matches one (or everything: no pattern, `*`)."""
+    from monitor.routing import matches
+
+    if pattern in (None, "*") or any(matches(pattern, name) for name in known):
+        return None
+    if not known:
+        return f"{kind} {pattern!r} matches no {kind}: none {where} yet"
+    close = difflib.get_close_matches(pattern, sorted(known), n=NAMES_LISTED, cutoff=0.5)
+    ordered = close + sorted(set(known) - set(close))
+    listed = ", ".join(ordered[:NAMES_LISTED])
+    if len(ordered) > NAMES_LISTED:
+        listed += f" and {len(ordered) - NAMES_LISTED} more"
+    return f"{kind} {pattern!r} matches no {kind} {where}; known: {listed}"

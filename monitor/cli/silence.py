@@ -9,14 +9,19 @@ otherwise silence nothing while the operator believes the belt is covered.
 from __future__ import annotations
 
 import contextlib
-import difflib
-from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 
-from monitor.cli.common import engine_for, fail, login_name, parse_time, settings_from
+from monitor.cli.common import (
+    engine_for,
+    fail,
+    login_name,
+    parse_time,
+    settings_from,
+    unmatched,
+)
 from monitor.core.settings import parse_duration
 
 silence_app = typer.Typer(
@@ -33,7 +38,6 @@ RECENTLY_ENDED = timedelta(hours=24)
 # Predictions younger than this may not be rolled up yet; older stations are in the rollups.
 _UNROLLED = timedelta(days=2)
 _LONGEST = timedelta(days=999_999_999)  # timedelta's own limit: beyond it, "too far"
-_NAMES_LISTED = 12  # a refusal lists this many known names, the closest first
 
 
 def parse_duration_option(value: str, option: str) -> timedelta:
@@ -104,23 +108,6 @@ def silence_window(
     else:
         problem = f"end in the past ({shown(ends)}; now {shown(now)})"
     raise typer.BadParameter(f"the silence would {problem}", param_hint=option)
-
-
-def unmatched(kind: str, pattern: str | None, known: Collection[str], where: str) -> str | None:
-    """Why `pattern` matches none of the `known` names (the closest first), or None when it
-    matches one (or everything: no pattern, `*`)."""
-    from monitor.routing import matches
-
-    if pattern in (None, "*") or any(matches(pattern, name) for name in known):
-        return None
-    if not known:
-        return f"{kind} {pattern!r} matches no {kind}: none {where} yet"
-    close = difflib.get_close_matches(pattern, sorted(known), n=_NAMES_LISTED, cutoff=0.5)
-    ordered = close + sorted(set(known) - set(close))
-    listed = ", ".join(ordered[:_NAMES_LISTED])
-    if len(ordered) > _NAMES_LISTED:
-        listed += f" and {len(ordered) - _NAMES_LISTED} more"
-    return f"{kind} {pattern!r} matches no {kind} {where}; known: {listed}"
 
 
 def shown(moment: datetime) -> str:

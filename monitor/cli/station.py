@@ -7,13 +7,19 @@ meant: from then on it is not expected, and its open alerts resolve ("station S 
 
 from __future__ import annotations
 
-import difflib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 
-from monitor.cli.common import engine_for, fail, login_name, parse_time, settings_from
+from monitor.cli.common import (
+    engine_for,
+    fail,
+    login_name,
+    parse_time,
+    settings_from,
+    unmatched,
+)
 
 station_app = typer.Typer(
     help="The stations: list them, retire one taken out of service.", no_args_is_help=True
@@ -77,11 +83,10 @@ def station_retire(
     with engine_for(settings) as engine, engine.begin() as conn:
         known = stations.known(conn, when - timedelta(days=2))
         if station not in known and not force:
-            close = difflib.get_close_matches(station, sorted(known), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise fail(
-                f"station {station!r} has never sent a frame{hint} (--force retires it anyway)"
-            )
+            why = unmatched("station", station, known, "seen in the database")
+            # None: a pattern that matches stations, but retiring takes one station's id.
+            why = why or f"{station!r} is not a station id: retire each station by its id"
+            raise fail(f"{why} (--force retires it anyway)")
         if not stations.retire(conn, station, when, who, comment):
             existing = stations.retirements(conn)[station]
             raise fail(

@@ -173,7 +173,10 @@ def test_a_retired_station_is_not_expected_and_its_alerts_resolve(db_url, engine
     write(db_url, settings, traffic(["S1", "S2"], DAY2, 8, PER_HOUR, seed=6, faults=faults))
     env = env_for(settings)
     result = runner.invoke(app, ["station", "retire", "S11", "--by", "ana"], env=env)
-    assert result.exit_code == 1 and "did you mean S1" in result.output
+    assert result.exit_code == 1
+    assert "station 'S11' matches no station seen in the database; known: S1, S2" in (result.output)
+    result = runner.invoke(app, ["station", "retire", "S*", "--by", "ana"], env=env)
+    assert result.exit_code == 1 and "'S*' is not a station id" in result.output
     result = runner.invoke(
         app,
         [
