@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
+import cv2
 from pydantic import SecretStr
 from sqlalchemy import URL
 
@@ -51,6 +52,21 @@ def built_worker(
             yield worker
     finally:
         remove_secret_filter(secret_filter)
+
+
+@contextmanager
+def frames_in_parallel() -> Iterator[None]:
+    """While a worker serves: OpenCV works on one thread per call. The worker spreads
+    frames over the cores itself (decode threads, batches in flight), and OpenCV's threads
+    inside each call only add hand-offs on frames this small: on 2 cores a second HTTP
+    stream added 1.28x with them and 1.42x without, one frame's time unchanged
+    (bench/worker.py). The previous count comes back on exit (the demo renders frames)."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def worker_banner(worker: Worker, settings: Settings, url: URL) -> list[str]:
@@ -199,7 +215,7 @@ def run_http(
                     say(line)
 
     url = database_url(settings)
-    with built_worker(settings, url=url) as worker:
+    with frames_in_parallel(), built_worker(settings, url=url) as worker:
         app = create_app(worker, settings, sagemaker=sagemaker)
         bind_port = port or (8080 if sagemaker else settings.worker_port)
         host = "0.0.0.0" if sagemaker else settings.worker_host
@@ -231,7 +247,7 @@ def run_directory(
     if not once:
         stop.install()
     url = database_url(settings)
-    with built_worker(settings, url=url) as worker:
+    with frames_in_parallel(), built_worker(settings, url=url) as worker:
         window = CaptureWindow.from_settings(settings)
         source = DirectorySource(root, worker, window=window, batch_size=settings.worker_batch_size)
         until = "once" if once else "until SIGTERM"

@@ -297,3 +297,21 @@ def test_the_directory_worker_keeps_evidence_frames_by_its_settings(
     for parcel, ref in rows:
         if ref is not None:
             assert (store / ref).read_bytes() == belt[str(PLAN[int(parcel[1:])][1])]
+
+
+def test_a_serving_worker_runs_opencv_on_one_thread_and_gives_the_count_back(
+    tmp_path, settings, engine
+) -> None:
+    # The worker spreads frames over the cores; OpenCV's own threads per call only cost
+    # (bench/worker.py --concurrency). The callback hears the banner while the worker
+    # serves, and the done/failed summary after it closed.
+    before = cv2.getNumThreads()
+    seen: list[int] = []
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    assert run_directory(settings, inbox, once=True, announce=lambda _: seen.append(
+        cv2.getNumThreads()
+    )) == 0  # fmt: skip
+    *serving, summary = seen
+    assert serving and set(serving) == {1}
+    assert summary == cv2.getNumThreads() == before
