@@ -261,7 +261,7 @@ def show(settings: Settings) -> None:
             "averaged over their frames. Pick a shorter range for hourly points."
         )
     _table(settings, rows, episodes, chosen)
-    if not any(row["station_id"] in set(chosen) for row in rows):
+    if not {row["station_id"] for row in rows} & set(chosen):
         # Offered for an alert that overlaps the range: nothing to chart.
         _no_traffic(settings, chosen)
         return

@@ -275,11 +275,9 @@ def measure_shift(
     down = clipped_cusum([-z for z in z_series], stick.k)
     smoothed_change, smoothed_delta = _smoothed(series, stick, hour, median)
     previous_z = previous_change = math.nan
-    before = [(z, when, value) for z, (when, value, _) in zip(z_series, series, strict=True)]
-    before = [item for item in before if item[1] == hour - timedelta(hours=1)]
-    if before:
-        previous_z, when, value = before[-1]
-        previous_change = drift.relative_change(value, stick.level(when))
+    for z, (when, value, _) in zip(z_series, series, strict=True):
+        if when == hour - timedelta(hours=1):  # the series holds each hour once
+            previous_z, previous_change = z, drift.relative_change(value, stick.level(when))
     scale = noise.scale(judged.size)  # the median judged is the sample's
     return Shift(
         column=column,
