@@ -4,6 +4,7 @@ baseline, in one run.
     python bench/worker.py [--frames 2000] [--baseline-frames 500] [--model PATH] [--url ...]
     python bench/worker.py --hostile [--repo PATH] [--url ...]
     python bench/worker.py --concurrency 1 2 [--seconds 20] [--repo PATH] [--url ...]
+    python bench/worker.py --directory 400 [--rounds 3] [--set NAME=VALUE] [--url ...]
 
 Frames: synthetic conveyor frames (inference.training.synth) at 1280x960, JPEG quality 90.
 Model: --model, else the shipped default (BELTWATCH_MODEL_PATH's default), else a
@@ -20,6 +21,10 @@ full decode: the same, decoding every JPEG in full first (the path before issue 
             in alternating blocks with the one above so both see the same machine
 baseline:   Pillow decode -> Pillow resize -> numpy float statistics -> same model ->
             one ORM insert + commit per prediction
+--directory: the directory source (`worker dir --once`'s pass, in this process, with the
+            worker `worker dir` builds) over N files of those frames: images/s and cores
+            busy with one batch at a time (the source before issue 16's item 5) and with
+            batches in flight (the default: one per core), in alternating rounds
 --hostile:  a real worker process (`beltwatch worker http`, run from --repo, so another
             checkout's worker can be compared) under the clients of issue 10: its peak RSS
             (VmHWM) under concurrent decompression bombs and large frames and under a
@@ -49,15 +54,18 @@ import httpx
 import numpy as np
 import psycopg
 from PIL import Image
-from sqlalchemy import make_url
+from sqlalchemy import URL, make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from inference.capture import CaptureWindow
 from inference.classifier import Classifier
 from inference.frames import decode, downscale
 from inference.imagestats import STATS_SIZE, TILE_MAX_SIDE, ImageStats, compute_resized
 from inference.prepare import prepare
+from inference.runner import built_worker, frames_in_parallel
+from inference.sources.directory import DirectorySource
 from inference.training.synth import generate
 from monitor.core.db import migrate
 from monitor.core.db.engine import create_database, libpq_dsn, make_engine, start_embedded
@@ -360,6 +368,54 @@ def run_concurrency(
         worker.stop()
 
 
+def run_directory_bench(
+    url: URL, tmp: Path, files: int, rounds: int, chosen: Mapping[str, str]
+) -> None:
+    """Images/s of the directory source over `files` 1280x960 JPEGs: batches in flight 1
+    against the default, alternating, each round a fresh folder and a fresh worker."""
+    frames = jpeg_frames(40)
+    cores = os.cpu_count() or 1
+    print(f"directory source; {cores} CPUs; {files} files of {len(frames)} 1280x960 JPEGs")
+    rates: dict[int, list[float]] = {1: [], cores: []}
+    for round_ in range(rounds):
+        for in_flight in rates:
+            inbox = tmp / f"inbox-{round_}-{in_flight}"
+            inbox.mkdir()
+            settled = time.time() - 10  # past the source's settle time
+            for i in range(files):
+                path = inbox / f"S{i % 8}__P{round_}-{i:06d}.jpg"
+                path.write_bytes(frames[i % len(frames)])
+                os.utime(path, (settled + i * 1e-3, settled + i * 1e-3))
+            settings = load_settings(
+                data_dir=tmp / f"data-{round_}-{in_flight}",
+                **{**chosen, "worker_batches_in_flight": in_flight},
+            )
+            with frames_in_parallel(), built_worker(settings, url=url) as worker:
+                source = DirectorySource(
+                    inbox,
+                    worker,
+                    window=CaptureWindow.from_settings(settings),
+                    batch_size=settings.worker_batch_size,
+                    in_flight=in_flight,
+                )
+                before, started = _cpu_seconds(os.getpid()), time.perf_counter()
+                tally = source.run_once()
+                took = time.perf_counter() - started
+                after = _cpu_seconds(os.getpid())
+            assert tally.done == files, tally.summary()
+            rates[in_flight].append(files / took)
+            machine, own = (after[0] - before[0]) / took, (after[1] - before[1]) / took
+            print(
+                f"round {round_ + 1}, {in_flight} batch(es) in flight: {files / took:,.0f} "
+                f"images/s, cores busy {machine:.2f} of {cores} (worker {own:.2f})"
+            )
+    one, many = np.median(rates[1]), np.median(rates[cores])
+    print(
+        f"median: {one:,.0f} images/s with 1 batch in flight, {many:,.0f} with {cores}: "
+        f"{many / one:.2f}x"
+    )
+
+
 def _cpu_seconds(pid: int) -> tuple[float, float, float]:
     """CPU seconds so far (user + system) of the whole machine, of process `pid` with its
     threads, and of this process (the clients), from /proc."""
@@ -478,13 +534,22 @@ def main() -> None:
         metavar="N",
         help="Images/s of a real `worker http` under N concurrent streams (e.g. 1 2).",
     )
+    parser.add_argument(
+        "--directory",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Images/s of the directory source over N files, 1 batch in flight and more.",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="Per --directory setting.")
     parser.add_argument("--seconds", type=float, default=20.0, help="Per --concurrency step.")
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="A worker setting for --concurrency (e.g. inference_threads=1); repeatable.",
+        help="A worker setting for --concurrency and --directory (e.g. inference_threads=1); "
+        "repeatable.",
     )
     parser.add_argument(
         "--repo",
@@ -504,6 +569,10 @@ def main() -> None:
             migrate.upgrade(engine)
             if args.hostile:
                 run_hostile(args.repo, url.render_as_string(hide_password=False), Path(tmp))
+                return
+            if args.directory:
+                chosen = dict(item.split("=", 1) for item in args.set)
+                run_directory_bench(url, Path(tmp), args.directory, args.rounds, chosen)
                 return
             if args.concurrency:
                 text = url.render_as_string(hide_password=False)

@@ -249,7 +249,13 @@ def run_directory(
     url = database_url(settings)
     with frames_in_parallel(), built_worker(settings, url=url) as worker:
         window = CaptureWindow.from_settings(settings)
-        source = DirectorySource(root, worker, window=window, batch_size=settings.worker_batch_size)
+        source = DirectorySource(
+            root,
+            worker,
+            window=window,
+            batch_size=settings.worker_batch_size,
+            in_flight=settings.worker_batches_in_flight or os.cpu_count() or 1,
+        )
         until = "once" if once else "until SIGTERM"
         say(f"beltwatch worker dir: watching {root} ({until})")
         say(f"done -> {source.done_dir}, failed -> {source.failed_dir}")

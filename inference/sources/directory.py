@@ -36,6 +36,7 @@ import shutil
 import threading
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,24 +70,32 @@ class FrameFile:
 
 @dataclass
 class Tally:
-    """Files moved: to done/ (logged) and to failed/ (refused, with a note saying why)."""
+    """Files moved: to done/ (logged) and to failed/ (refused, with a note saying why); and
+    files held back in place because the prediction log was full (tried again later)."""
 
     done: int = 0
     failed: int = 0
+    held: int = 0
 
     @property
     def total(self) -> int:
+        """Files moved (held-back files stay where they are)."""
         return self.done + self.failed
 
     def add(self, other: Tally) -> None:
         self.done += other.done
         self.failed += other.failed
+        self.held += other.held
 
     def summary(self) -> str:
-        """`processed 10 frames: 9 done, 1 failed (moved to failed/)`."""
+        """`processed 10 frames: 9 done, 1 failed (moved to failed/)`, and how many wait in
+        the folder when the log was full."""
         frames = "frame" if self.total == 1 else "frames"
         moved = " (moved to failed/)" if self.failed else ""
-        return f"processed {self.total} {frames}: {self.done} done, {self.failed} failed{moved}"
+        line = f"processed {self.total} {frames}: {self.done} done, {self.failed} failed{moved}"
+        if self.held:
+            line += f"; {self.held} held back in the folder: the prediction log was full"
+        return line
 
 
 def _parse_time(text: str) -> datetime:
@@ -181,6 +190,7 @@ class DirectorySource:
         *,
         window: CaptureWindow,
         batch_size: int = 8,
+        in_flight: int = 1,
         settle_s: float = 1.0,
         poll_interval_s: float = 0.2,
     ) -> None:
@@ -189,6 +199,10 @@ class DirectorySource:
         self.window = window
         self._throttle = Throttle(log)
         self.batch_size = batch_size
+        self.in_flight = max(1, in_flight)
+        # One file move at a time: two images sharing a stem sidecar (x.jpg, x.png) may be
+        # in two batches, and each move decides whether to copy or move that sidecar.
+        self._moving = threading.Lock()
         self.settle_s = settle_s
         self.poll_interval_s = poll_interval_s
         self.done_dir = root / "done"
@@ -217,22 +231,44 @@ class DirectorySource:
         return [path for _, _, path in sorted(candidates)]
 
     def run_once(self) -> Tally:
-        """Process every ready file; say how many moved to done/ and to failed/."""
-        tally = Tally()
-        files = self.ready()
-        for start in range(0, len(files), self.batch_size):
-            tally.add(self._process(files[start : start + self.batch_size]))
-        return tally
+        """Process every ready file; say how many moved to done/ and to failed/ (and how
+        many wait in the folder, if the prediction log was full)."""
+        return self._pass(self.ready(), threading.Event())
 
     def run(self, stop: threading.Event) -> Tally:
-        """Process files as they arrive until `stop` is set; finish the batch in hand."""
+        """Process files as they arrive until `stop` is set; finish the batches in hand."""
         tally = Tally()
         while not stop.is_set():
-            files = self.ready()[: self.batch_size]
-            moved = self._process(files) if files else Tally()
+            moved = self._pass(self.ready(), stop)
             tally.add(moved)
             if not moved.total:  # nothing new, or files held back while the log is full
                 stop.wait(self.poll_interval_s)
+        return tally
+
+    def _pass(self, files: list[Path], stop: threading.Event) -> Tally:
+        """Process one listing, oldest first, in batches of `batch_size`, up to `in_flight`
+        batches at once: while one batch is in the model, the next is decoded, so every
+        core works. The folder is listed once per pass, not once per batch (a backlog of
+        100,000 files would otherwise be listed and stat-ed for every 8 of them). The pass
+        ends early when `stop` is set (the batches in hand are finished) or when the log
+        was full (what is left waits for the next pass instead of being decoded and run
+        through the model only to be held back)."""
+        tally = Tally()
+        if not files:
+            return tally
+        batches = [files[i : i + self.batch_size] for i in range(0, len(files), self.batch_size)]
+        pending: set[Future[Tally]] = set()
+        with ThreadPoolExecutor(self.in_flight, thread_name_prefix="dir-batch") as pool:
+            for batch in batches:
+                while len(pending) >= self.in_flight:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        tally.add(future.result())
+                if stop.is_set() or tally.held:
+                    break
+                pending.add(pool.submit(self._process, batch))
+            for future in pending:
+                tally.add(future.result())
         return tally
 
     def _process(self, paths: list[Path]) -> Tally:
@@ -278,7 +314,7 @@ class DirectorySource:
             self._throttle.warning(
                 "full", "%s: prediction log full; will retry", shown(info.path.name)
             )
-            return Tally()  # stays in place, tried again on the next pass
+            return Tally(held=1)  # stays in place, tried again on the next pass
         return Tally(failed=self._fail(info.path, str(outcome.error)))
 
     def _fail(self, path: Path, reason: str) -> int:
@@ -303,6 +339,10 @@ class DirectorySource:
 
     def _move(self, path: Path, directory: Path) -> Path:
         """Move image `path` and its sidecars into `directory`; the image's new path."""
+        with self._moving:
+            return self._move_now(path, directory)
+
+    def _move_now(self, path: Path, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         present = [side.exists() for side in _sidecar_names(path)]
 

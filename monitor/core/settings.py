@@ -305,8 +305,8 @@ class Settings(BaseSettings):
         ge=0,
         le=64,
         description=(
-            "Batches the HTTP source runs at once (0: one per core): while one is in the "
-            "model, the next is decoded, so every core works."
+            "Batches the HTTP and directory sources run at once (0: one per core): while "
+            "one is in the model, the next is decoded, so every core works."
         ),
     )
     worker_batch_wait_ms: FractionalMilliseconds = Field(

@@ -13,7 +13,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from memory_sink import MemorySink
 from onnx_models import colour_model
+from overlap_worker import OverlapWorker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_worker import png
@@ -368,3 +370,82 @@ def test_a_name_that_cannot_be_a_station_goes_to_failed_whole_and_is_counted_apa
     note = (src.failed_dir / "Screenshot (2).png.error.txt").read_text()
     assert "'Screenshot (2)' is not a station id" in note
     assert "add a sidecar Screenshot (2).png.json" in note
+
+
+# --- batches in flight: every core works, nothing is taken twice -------------------------
+
+
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_batches_run_side_by_side_up_to_in_flight(
+    tmp_path, settings, db_url, engine, in_flight
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(8):
+        drop_at(
+            inbox, f"dock-{i % 3}__P{i}.png", png("green"), at=ONE_HOUR_AGO + timedelta(seconds=i)
+        )
+    with PredictionLog(db_url, settings) as plog:
+        worker = OverlapWorker(Classifier(colour_model(tmp_path)), plog)
+        src = DirectorySource(inbox, worker, window=WINDOW, batch_size=2, in_flight=in_flight)
+        assert src.run_once() == Tally(done=8)
+        assert plog.flush(timeout=30)
+    assert worker.most == in_flight  # never more, and the slots are used
+    assert worker.batches == [2, 2, 2, 2]  # each file in one batch only
+    assert sorted(r.parcel_id for r in rows(engine)) == [f"P{i}" for i in range(8)]
+    assert [p.name for p in inbox.iterdir() if p.is_file()] == []
+
+
+def test_the_folder_is_listed_once_per_pass_not_once_per_batch(source, monkeypatch) -> None:
+    src, _ = source
+    for i in range(9):
+        drop_at(src.root, f"dock-1__P{i}.png", png("green"))
+    listings = []
+    real_ready = src.ready
+    monkeypatch.setattr(src, "ready", lambda: listings.append(1) or real_ready())
+    assert src.run_once() == Tally(done=9)  # three batches of four at most
+    assert len(listings) == 1
+
+
+def test_a_full_log_ends_the_pass_and_leaves_every_file_in_place(tmp_path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(6):
+        drop_at(inbox, f"dock-1__P{i}.png", png("green"), at=ONE_HOUR_AGO + timedelta(seconds=i))
+    worker = OverlapWorker(Classifier(colour_model(tmp_path)), MemorySink(capacity=1))
+    src = DirectorySource(inbox, worker, window=WINDOW, batch_size=2, in_flight=1)
+    tally = src.run_once()
+    # The first batch: one logged, one refused; the pass stops there instead of running
+    # the other four files through the model only to hold them back too.
+    assert tally == Tally(done=1, held=1)
+    assert worker.batches == [2]
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == [
+        f"dock-1__P{i}.png" for i in range(1, 6)
+    ]
+    assert tally.summary() == (
+        "processed 1 frame: 1 done, 0 failed; 1 held back in the folder: the prediction log "
+        "was full"
+    )
+
+
+def test_a_stem_sidecar_shared_by_images_in_two_batches_at_once_serves_both(tmp_path) -> None:
+    # x.jpg and x.png in two batches that run at the same moment: each move decides whether
+    # to copy or to move the shared x.json; one at a time, neither image loses it.
+    for attempt in range(5):
+        inbox = tmp_path / f"inbox-{attempt}"
+        inbox.mkdir()
+        drop_at(inbox, "IMG_9.jpg", png("green"))
+        drop_at(inbox, "IMG_9.png", png("red"), at=ONE_HOUR_AGO + timedelta(seconds=1))
+        sidecar(inbox / "IMG_9.json", station_id="dock-8")
+        sink = MemorySink()
+        worker = OverlapWorker(Classifier(colour_model(tmp_path)), sink)
+        src = DirectorySource(inbox, worker, window=WINDOW, batch_size=1, in_flight=2)
+        assert src.run_once() == Tally(done=2)
+        assert worker.most == 2
+        assert [r.station_id for r in sink.records] == ["dock-8", "dock-8"]
+        done = src.done_dir / "2026-11-25"
+        images = sorted(p for p in done.iterdir() if p.suffix != ".json")
+        assert len(images) == 2
+        for image in images:  # each image beside its own copy of the sidecar
+            assert json.loads(image.with_suffix(".json").read_text())["station_id"] == "dock-8"
+        assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []

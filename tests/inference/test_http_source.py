@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ import httpx
 import pytest
 from memory_sink import MemorySink
 from onnx_models import colour_model
+from overlap_worker import OverlapWorker
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -378,32 +378,13 @@ def test_a_full_log_still_diverts_and_health_answers_503_with_the_reason(
     assert ping.status_code == 503 and "refuses records" in ping.text
 
 
-class _Overlap(Worker):
-    """The real worker, counting how many batches it runs at the same moment."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._lock, self.now, self.most = threading.Lock(), 0, 0
-
-    def process(self, frames):
-        with self._lock:
-            self.now += 1
-            self.most = max(self.most, self.now)
-        try:
-            time.sleep(0.05)  # a slow model: the next batch arrives while this one runs
-            return super().process(frames)
-        finally:
-            with self._lock:
-                self.now -= 1
-
-
 @pytest.mark.parametrize("in_flight", [1, 2])
 def test_batches_run_side_by_side_up_to_batches_in_flight(
     tmp_path, settings, db_url, engine, in_flight
 ) -> None:
     s = settings.model_copy(update={"worker_batches_in_flight": in_flight, "worker_batch_size": 1})
     with PredictionLog(db_url, s) as plog:
-        worker = _Overlap(Classifier(colour_model(tmp_path)), plog)
+        worker = OverlapWorker(Classifier(colour_model(tmp_path)), plog)
         client = TestClient(create_app(worker, s, clock=lambda: TODAY))
         with client, ThreadPoolExecutor(4) as pool:
             responses = list(
