@@ -23,8 +23,9 @@ baseline:   Pillow decode -> Pillow resize -> numpy float statistics -> same mod
             one ORM insert + commit per prediction
 --directory: the directory source (`worker dir --once`'s pass, in this process, with the
             worker `worker dir` builds) over N files of those frames: images/s and cores
-            busy with one batch at a time (the source before issue 16's item 5) and with
-            batches in flight (the default: one per core), in alternating rounds
+            busy with one batch at a time, the model on every core (the source before
+            issue 16's item 5), and as `worker dir` runs now (a batch per core, the model
+            on its share of the cores), in alternating rounds
 --hostile:  a real worker process (`beltwatch worker http`, run from --repo, so another
             checkout's worker can be compared) under the clients of issue 10: its peak RSS
             (VmHWM) under concurrent decompression bombs and large frames and under a
@@ -64,7 +65,7 @@ from inference.classifier import Classifier
 from inference.frames import decode, downscale
 from inference.imagestats import STATS_SIZE, TILE_MAX_SIDE, ImageStats, compute_resized
 from inference.prepare import prepare
-from inference.runner import built_worker, frames_in_parallel
+from inference.runner import built_worker, directory_parallelism, frames_in_parallel
 from inference.sources.directory import DirectorySource
 from inference.training.synth import generate
 from monitor.core.db import migrate
@@ -390,7 +391,15 @@ def run_directory_bench(
                 data_dir=tmp / f"data-{round_}-{in_flight}",
                 **{**chosen, "worker_batches_in_flight": in_flight},
             )
-            with frames_in_parallel(), built_worker(settings, url=url) as worker:
+            # The default: `worker dir`'s own split of the cores; the baseline: one batch
+            # with the model on the threads the settings give it (0: every core).
+            threads = (
+                directory_parallelism(settings)[1] if in_flight != 1 else settings.inference_threads
+            )
+            with (
+                frames_in_parallel(),
+                built_worker(settings, url=url, inference_threads=threads) as worker,
+            ):
                 source = DirectorySource(
                     inbox,
                     worker,
@@ -406,8 +415,9 @@ def run_directory_bench(
             rates[in_flight].append(files / took)
             machine, own = (after[0] - before[0]) / took, (after[1] - before[1]) / took
             print(
-                f"round {round_ + 1}, {in_flight} batch(es) in flight: {files / took:,.0f} "
-                f"images/s, cores busy {machine:.2f} of {cores} (worker {own:.2f})"
+                f"round {round_ + 1}, {in_flight} batch(es) in flight, model threads "
+                f"{threads or cores}: {files / took:,.0f} images/s, cores busy {machine:.2f} "
+                f"of {cores} (worker {own:.2f})"
             )
     one, many = np.median(rates[1]), np.median(rates[cores])
     print(

@@ -41,14 +41,20 @@ Announce = Callable[[str], None]
 
 @contextmanager
 def built_worker(
-    settings: Settings, *, with_model: bool = True, url: URL | None = None
+    settings: Settings,
+    *,
+    with_model: bool = True,
+    url: URL | None = None,
+    inference_threads: int | None = None,
 ) -> Iterator[Worker]:
     """A worker with its model, prediction log, image store and diverter; closed on exit.
-    `url`: the database, when the caller resolved it already (default: from `settings`).
+    `url`: the database, when the caller resolved it already (default: from `settings`);
+    `inference_threads`: the model's threads (default: `settings.inference_threads`).
     While it lives, no log line shows a secret setting (httpx logs the divert URL in full)."""
+    threads = settings.inference_threads if inference_threads is None else inference_threads
     secret_filter = install_secret_filter(_secret_values(settings))
     try:
-        with _worker_parts(settings, url or database_url(settings), with_model) as worker:
+        with _worker_parts(settings, url or database_url(settings), with_model, threads) as worker:
             yield worker
     finally:
         remove_secret_filter(secret_filter)
@@ -82,10 +88,12 @@ def worker_banner(worker: Worker, settings: Settings, url: URL) -> list[str]:
 
 
 @contextmanager
-def _worker_parts(settings: Settings, url: URL, with_model: bool) -> Iterator[Worker]:
+def _worker_parts(
+    settings: Settings, url: URL, with_model: bool, inference_threads: int
+) -> Iterator[Worker]:
     classifier = None
     if with_model:
-        classifier = Classifier(settings.model_path, intra_op_threads=settings.inference_threads)
+        classifier = Classifier(settings.model_path, intra_op_threads=inference_threads)
         log.info(
             "model %s (%s) loaded from %s",
             classifier.version,
@@ -234,6 +242,19 @@ def _http_banner(host: str, port: int, sagemaker: bool, settings: Settings) -> l
     return [f"beltwatch worker http: listening on http://{address}:{port}{contract}; {token}"]
 
 
+def directory_parallelism(settings: Settings) -> tuple[int, int]:
+    """(batches in flight, the model's threads) for the directory source. A folder is a
+    backlog: what counts is images per second, not one frame's latency, so the batches in
+    flight share the cores, each model run on its share (`inference_threads` 0: cores /
+    batches in flight). On 2 cores, 2 batches on 1 thread each ran 66-72 images/s against
+    58-61 for one batch on both cores and 49-63 for 2 batches on both (oversubscribed);
+    bench/worker.py --directory. (The HTTP source keeps the model on every core: a lone
+    station's frame is answered sooner, and 2 streams ran as fast either way.)"""
+    cores = os.cpu_count() or 1
+    in_flight = settings.worker_batches_in_flight or cores
+    return in_flight, settings.inference_threads or max(1, cores // in_flight)
+
+
 def run_directory(
     settings: Settings, root: Path, *, once: bool = False, announce: Announce | None = None
 ) -> int:
@@ -247,17 +268,25 @@ def run_directory(
     if not once:
         stop.install()
     url = database_url(settings)
-    with frames_in_parallel(), built_worker(settings, url=url) as worker:
+    in_flight, threads = directory_parallelism(settings)
+    with (
+        frames_in_parallel(),
+        built_worker(settings, url=url, inference_threads=threads) as worker,
+    ):
         window = CaptureWindow.from_settings(settings)
         source = DirectorySource(
             root,
             worker,
             window=window,
             batch_size=settings.worker_batch_size,
-            in_flight=settings.worker_batches_in_flight or os.cpu_count() or 1,
+            in_flight=in_flight,
         )
         until = "once" if once else "until SIGTERM"
         say(f"beltwatch worker dir: watching {root} ({until})")
+        batches = "1 batch" if in_flight == 1 else f"{in_flight} batches"
+        on = "1 thread" if threads == 1 else f"{threads} threads"
+        size = settings.worker_batch_size
+        say(f"{batches} of up to {size} frames at once, the model on {on} each")
         say(f"done -> {source.done_dir}, failed -> {source.failed_dir}")
         for line in worker_banner(worker, settings, url):
             say(line)

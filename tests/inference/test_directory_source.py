@@ -22,6 +22,7 @@ from test_worker import png
 
 from inference.capture import CaptureWindow
 from inference.classifier import Classifier
+from inference.runner import directory_parallelism
 from inference.sources.directory import (
     DirectorySource,
     FrameNameError,
@@ -449,3 +450,23 @@ def test_a_stem_sidecar_shared_by_images_in_two_batches_at_once_serves_both(tmp_
         for image in images:  # each image beside its own copy of the sidecar
             assert json.loads(image.with_suffix(".json").read_text())["station_id"] == "dock-8"
         assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "threads", "expected"),
+    [
+        (0, 0, (4, 1)),  # the defaults: a batch per core, each model run on one
+        (2, 0, (2, 2)),  # two batches share the four cores
+        (1, 0, (1, 4)),  # one batch at a time: the model on every core
+        (3, 0, (3, 1)),  # more batches than halves of the cores: never 0 threads
+        (2, 3, (2, 3)),  # threads set by the operator are kept
+    ],
+)
+def test_the_folder_s_batches_share_the_cores_with_the_model(
+    settings, monkeypatch, in_flight, threads, expected
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    chosen = settings.model_copy(
+        update={"worker_batches_in_flight": in_flight, "inference_threads": threads}
+    )
+    assert directory_parallelism(chosen) == expected

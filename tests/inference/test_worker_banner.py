@@ -54,6 +54,7 @@ def test_worker_dir_says_its_folders_model_database_and_counts_done_and_failed_a
         (inbox / name).write_bytes(png("green"))
         os.utime(inbox / name, (now.timestamp(), now.timestamp()))  # settled
     env, password = worker_env(tmp_path, settings)
+    env["BELTWATCH_WORKER_BATCHES_IN_FLIGHT"] = "2"
 
     result = CliRunner().invoke(app, ["worker", "dir", str(inbox), "--once"], env=env)
 
@@ -61,6 +62,9 @@ def test_worker_dir_says_its_folders_model_database_and_counts_done_and_failed_a
     out = result.stdout
     assert f"beltwatch worker dir: watching {inbox} (once)" in out
     assert f"done -> {inbox / 'done'}, failed -> {inbox / 'failed'}" in out
+    threads = max(1, (os.cpu_count() or 1) // 2)  # the two batches share the cores
+    on = "1 thread" if threads == 1 else f"{threads} threads"
+    assert f"2 batches of up to 8 frames at once, the model on {on} each" in out
     assert_worker_lines(out, tmp_path, password)
     assert out.rstrip().endswith("processed 3 frames: 2 done, 1 failed (moved to failed/)")
     assert (inbox / "failed" / "Screenshot (2).png.error.txt").exists()
